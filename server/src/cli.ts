@@ -1,0 +1,129 @@
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { ServeError, ServeOptions, serve } from "./serve";
+
+const USAGE = `Usage: refract serve <workspace> [options]
+
+Runs the Prismatic code-native integration in <workspace> locally: webhooks, executions,
+step results and logs.
+
+Options:
+  --port N                 port (default 7780, or the next free one; 0: any free port)
+  --host H                 listening address (default 127.0.0.1)
+  --data-dir D             where executions and metadata live (default <workspace>/.refract)
+  --token T                API token (default: $REFRACT_TOKEN, else a persisted random token)
+  --execution-timeout S    time limit per execution in seconds (default 900)
+  --sync-timeout S         how long a synchronous webhook waits, in seconds (default 30)
+  --memory-limit MB        V8 heap limit per worker (default 1024)
+  --workers N              worker threads (default 2)
+  --max-body MB            largest webhook body (default 6)
+  --max-concurrency N      executions running at once (default 500)
+  --entry FILE             the integration's entry (default src/index.ts)
+  --json                   one JSON object per line on stdout
+  -h, --help               this help
+`;
+
+/** Exit code 2: the command line itself is wrong. */
+class UsageError extends Error {}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`);
+  }
+  return n;
+}
+
+export function parseServeArgs(argv: string[]): ServeOptions | "help" {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      "data-dir": { type: "string" },
+      token: { type: "string" },
+      "execution-timeout": { type: "string" },
+      "sync-timeout": { type: "string" },
+      "memory-limit": { type: "string" },
+      workers: { type: "string" },
+      "max-body": { type: "string" },
+      "max-concurrency": { type: "string" },
+      entry: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  const [command, workspaceArg, ...rest] = positionals;
+  if (command !== "serve") throw new UsageError(command ? `Unknown command "${command}"` : "Missing command");
+  if (!workspaceArg) throw new UsageError("Missing <workspace>: the folder of the integration to serve");
+  if (rest.length) throw new UsageError(`Unexpected arguments: ${rest.join(" ")}`);
+  const workspace = path.resolve(workspaceArg);
+  const token = values.token ?? process.env.REFRACT_TOKEN;
+  if (token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(token)) {
+    throw new UsageError("The token must be 8 to 512 printable characters without spaces");
+  }
+  const host = values.host ?? "127.0.0.1";
+  if (!host.trim()) throw new UsageError("--host must not be empty");
+  return {
+    workspace,
+    port: integer("port", values.port, 7780, 0, 65535),
+    portIsDefault: values.port === undefined,
+    host,
+    dataDir: path.resolve(values["data-dir"] ?? path.join(workspace, ".refract")),
+    token,
+    executionTimeoutS: integer("execution-timeout", values["execution-timeout"], 900, 1, 86_400),
+    syncTimeoutS: integer("sync-timeout", values["sync-timeout"], 30, 1, 3600),
+    memoryLimitMb: integer("memory-limit", values["memory-limit"], 1024, 32, 65_536),
+    workers: integer("workers", values.workers, 2, 1, 64),
+    maxBodyMb: integer("max-body", values["max-body"], 6, 1, 1024),
+    maxConcurrency: integer("max-concurrency", values["max-concurrency"], 500, 1, 100_000),
+    entry: values.entry,
+    json: values.json ?? false,
+    workerScript: path.join(__dirname, "worker.js"),
+  };
+}
+
+async function main(): Promise<void> {
+  let options: ServeOptions | "help";
+  try {
+    options = parseServeArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`refract: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let served;
+  try {
+    served = await serve(options);
+  } catch (err) {
+    process.stderr.write(`refract: ${err instanceof ServeError ? err.message : (err as Error).stack}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`refract: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`refract: ${signal}: finishing running executions (up to 10 s)\n`);
+    served.stop().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`refract: stopping failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+void main();

@@ -1,0 +1,59 @@
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import { Runtime } from "../runtime/runtime";
+import { sendJson } from "./respond";
+import { WebhookOptions, handleWebhook } from "./webhooks";
+
+/** The one HTTP listener: webhooks now; `/api`, `/results` and `/ui` join it in later issues. */
+export function createHttpServer(runtime: Runtime, options: WebhookOptions): http.Server {
+  const server = http.createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      return sendJson(res, 400, { error: "Malformed request URL" });
+    }
+    if (url.pathname.startsWith("/trigger/")) {
+      handleWebhook(runtime, req, res, url, options).catch((err) => {
+        if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
+        else res.destroy();
+      });
+      return;
+    }
+    sendJson(res, 404, { error: `Nothing at ${url.pathname}; webhooks are at /trigger/<flowConfigId>` });
+  });
+  // Malformed requests and oversized headers get a JSON answer instead of a bare status line.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify({ error: status === 431 ? "Request headers are too large" : `Malformed HTTP request: ${err.code ?? err.message}` });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/**
+ * Listens on `port`; when `fallback` is set and the port is taken, tries the next ones (the
+ * default port's behaviour in INTERFACES.md §1). Resolves to the port it got.
+ */
+export function listen(server: http.Server, host: string, port: number, fallback: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let attempt = port;
+    const tryListen = () => {
+      server.once("error", onError);
+      server.listen(attempt, host, () => {
+        server.off("error", onError);
+        resolve((server.address() as AddressInfo).port);
+      });
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE" && fallback && attempt < port + 100) {
+        attempt++;
+        return tryListen();
+      }
+      reject(err);
+    };
+    tryListen();
+  });
+}

@@ -1,0 +1,134 @@
+import { IncomingMessage, ServerResponse } from "node:http";
+import { FlowResponse, TriggerRequest } from "../runtime/messages";
+import { ExecutionWaiters, Runtime, TriggerRefused } from "../runtime/runtime";
+import { sendJson } from "./respond";
+
+export interface WebhookOptions {
+  maxBodyBytes: number;
+  syncTimeoutMs: number;
+}
+
+const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * `/trigger/<flowConfigId>[/<pathFragment>]`: starts an execution and answers as INTERFACES.md §2
+ * says: at once for plain async flows, after the trigger step for flows with their own
+ * `onTrigger`, and with the flow's result for synchronous ones.
+ */
+export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res: ServerResponse, url: URL, options: WebhookOptions): Promise<void> {
+  const [, , flowConfigId, ...fragment] = url.pathname.split("/");
+  if (!METHODS.has(req.method ?? "")) {
+    return sendJson(res, 405, { error: `Webhooks accept ${[...METHODS].join(", ")}, not ${req.method}` }, { allow: [...METHODS].join(", ") });
+  }
+  const declared = Number(req.headers["content-length"]);
+  if (declared > options.maxBodyBytes) return tooLarge(req, res, options);
+  const body = await readBody(req, options.maxBodyBytes);
+  if (body === null) return tooLarge(req, res, options);
+
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    headers[name] = name in headers ? `${headers[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
+  }
+  const request: TriggerRequest = {
+    method: req.method!,
+    headers,
+    queryParameters: Object.fromEntries(url.searchParams),
+    body,
+    contentType: req.headers["content-type"] ?? "",
+    pathFragment: fragment.map(safeDecode).join("/"),
+    invokeUrl: `${runtime.baseUrl}${url.pathname}${url.search}`,
+  };
+
+  // The worker may report before trigger() resolves, so outcomes are kept until looked at.
+  let triggered: { response?: FlowResponse } | undefined;
+  let ended: { error: string | null; response?: FlowResponse } | undefined;
+  let wake = () => {};
+  const waiters: ExecutionWaiters = {
+    onTrigger: (response) => ((triggered = { response }), wake()),
+    onEnd: (outcome) => ((ended = outcome), wake()),
+  };
+
+  let started;
+  try {
+    started = await runtime.trigger(safeDecode(flowConfigId ?? ""), request, waiters);
+  } catch (err) {
+    if (err instanceof TriggerRefused) return sendJson(res, err.status, { error: err.message });
+    return sendJson(res, 500, { error: `Could not record the execution: ${(err as Error).message}` });
+  }
+  const { id: executionId, flow } = started;
+  const idHeader = { "prismatic-executionid": executionId };
+  const isSync = flow.isSynchronous || String(req.headers["prismatic-synchronous"]).toLowerCase() === "true";
+
+  if (!isSync && !flow.triggerKey) return sendJson(res, 200, { executionId }, idHeader);
+
+  const deadline = isSync ? options.syncTimeoutMs : Number.POSITIVE_INFINITY;
+  const done = () => (isSync ? ended !== undefined : triggered !== undefined || ended !== undefined);
+  await new Promise<void>((resolve) => {
+    if (done()) return resolve();
+    const timer = Number.isFinite(deadline) ? setTimeout(resolve, deadline) : null;
+    wake = () => {
+      if (!done()) return;
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
+  });
+
+  if (!isSync && triggered) {
+    return triggered.response ? sendFlowResponse(res, triggered.response, idHeader) : sendJson(res, 200, { executionId }, idHeader);
+  }
+  if (!ended) {
+    return sendJson(res, 504, { error: `The synchronous execution did not end within ${options.syncTimeoutMs / 1000} s (--sync-timeout); it goes on`, executionId }, idHeader);
+  }
+  if (ended.error !== null) return sendJson(res, 500, { error: ended.error, executionId }, idHeader);
+  return sendFlowResponse(res, ended.response!, idHeader);
+}
+
+function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<string, string>): void {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) if (isHeaderSafe(k, v)) headers[k] = v;
+  res.writeHead(r.statusCode >= 100 && r.statusCode <= 599 ? r.statusCode : 200, {
+    ...headers,
+    "content-type": r.contentType,
+    "content-length": r.body.byteLength,
+    ...extra,
+  });
+  res.end(r.body);
+}
+
+/** User code sets response headers; one that Node would refuse must not crash the answer. */
+function isHeaderSafe(name: string, value: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[\r\n\0]/.test(value) && name.toLowerCase() !== "content-length";
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
+  sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });
+  req.resume();
+}
+
+/** The whole body, or null once it passes the limit. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

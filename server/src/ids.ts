@@ -1,0 +1,21 @@
+import { randomUUID } from "node:crypto";
+
+/** Prismatic's global ids are Relay ids: base64("<Type>:<uuid>"). Refract mints them the same way. */
+export type NodeType =
+  | "Customer"
+  | "Instance"
+  | "InstanceFlowConfig"
+  | "Integration"
+  | "IntegrationFlow"
+  | "InstanceExecutionResult";
+
+export function newId(type: NodeType): string {
+  return Buffer.from(`${type}:${randomUUID()}`).toString("base64");
+}
+
+/** The type named inside a global id, or undefined when the string is not one. */
+export function idType(id: string): string | undefined {
+  const decoded = Buffer.from(id, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon > 0 ? decoded.slice(0, colon) : undefined;
+}

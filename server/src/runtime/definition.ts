@@ -1,0 +1,113 @@
+import { parse } from "yaml";
+import { FlowTriggerKind } from "../../../protocol/executions";
+
+/**
+ * The integration as Refract runs it, read from spectral's `codeNativeIntegrationYAML`
+ * (definitionVersion 7, spectral-runtime.md §2). The YAML is the model; the bundle only supplies
+ * the functions its steps name.
+ */
+export interface IntegrationDefinition {
+  name: string;
+  description: string;
+  flows: FlowDefinition[];
+  configVars: ConfigVarDefinition[];
+}
+
+export interface FlowDefinition {
+  name: string;
+  stableKey: string;
+  description: string;
+  triggerKind: FlowTriggerKind;
+  /** Key in `bundle.triggers` when the flow has its own `onTrigger`; null for built-in triggers. */
+  triggerKey: string | null;
+  /** Key in `bundle.actions` of the `onExecution` step. */
+  executionKey: string;
+  isSynchronous: boolean;
+  endpointSecurityType: string | null;
+  schedule: ScheduleDefinition | null;
+  queueConfig: Record<string, unknown> | null;
+  retryConfig: Record<string, unknown> | null;
+}
+
+export type ScheduleDefinition =
+  | { type: "value"; cron: string; timeZone: string | null }
+  | { type: "configVar"; configVar: string };
+
+export interface ConfigVarDefinition {
+  key: string;
+  stableKey: string;
+  dataType: string;
+  defaultValue: string | null;
+  collectionType: string | null;
+  isConnection: boolean;
+}
+
+interface YamlStep {
+  name: string;
+  isTrigger?: boolean;
+  action: { key: string; component: { key: string; isPublic: boolean } };
+  schedule?: { type: string; value: string; meta?: { timeZone?: string } };
+}
+
+const BUILT_IN_TRIGGER_KINDS: Record<string, FlowTriggerKind> = {
+  "webhook-triggers": "WEBHOOK",
+  "schedule-triggers": "SCHEDULE",
+};
+const MANAGEMENT_TRIGGER_KINDS: Record<string, FlowTriggerKind> = {
+  instanceDeploy: "INSTANCE_DEPLOY",
+  instanceRemove: "INSTANCE_REMOVE",
+};
+
+/** Reads the YAML of one load; `bundleKey` is that load's `integration().key`. Throws on a model it cannot run. */
+export function readDefinition(yamlText: string, bundleKey: string): IntegrationDefinition {
+  const doc = parse(yamlText) as Record<string, any>;
+  if (!doc || !Array.isArray(doc.flows)) throw new Error("codeNativeIntegrationYAML has no flows");
+  const ownKey = (step: YamlStep) => step.action.component.isPublic === false && step.action.component.key === bundleKey;
+  const flows = (doc.flows as Record<string, any>[]).map((f): FlowDefinition => {
+    const steps = f.steps as YamlStep[];
+    const trigger = steps.find((s) => s.isTrigger);
+    const execution = steps.find((s) => !s.isTrigger);
+    if (!trigger || !execution || !ownKey(execution)) throw new Error(`flow "${f.name}" does not have the two steps of a code-native flow`);
+    let triggerKind = BUILT_IN_TRIGGER_KINDS[trigger.action.component.key] ?? MANAGEMENT_TRIGGER_KINDS[trigger.action.key];
+    if (ownKey(trigger)) triggerKind = trigger.schedule ? "SCHEDULE" : "WEBHOOK";
+    if (!triggerKind) throw new Error(`flow "${f.name}" uses trigger ${trigger.action.component.key}/${trigger.action.key}, which Refract cannot run locally`);
+    return {
+      name: f.name,
+      stableKey: f.stableKey,
+      description: f.description ?? "",
+      triggerKind,
+      triggerKey: ownKey(trigger) ? trigger.action.key : null,
+      executionKey: execution.action.key,
+      isSynchronous: f.isSynchronous === true,
+      endpointSecurityType: f.endpointSecurityType ?? null,
+      schedule: readSchedule(trigger.schedule),
+      queueConfig: f.queueConfig ?? null,
+      retryConfig: f.retryConfig ?? null,
+    };
+  });
+  const seen = new Map<string, string>();
+  for (const f of flows) {
+    for (const key of [f.executionKey, f.stableKey]) {
+      const other = seen.get(key);
+      if (other) throw new Error(`flows "${other}" and "${f.name}" collide: both use the key "${key}"; rename one of them`);
+      seen.set(key, f.name);
+    }
+  }
+  const configVars = ((doc.requiredConfigVars ?? []) as Record<string, any>[]).map(
+    (v): ConfigVarDefinition => ({
+      key: v.key,
+      stableKey: v.stableKey ?? v.key,
+      dataType: v.dataType ?? (v.connection ? "connection" : "string"),
+      defaultValue: v.defaultValue ?? null,
+      collectionType: v.collectionType ?? null,
+      isConnection: Boolean(v.connection),
+    }),
+  );
+  return { name: String(doc.name), description: doc.description ?? "", flows, configVars };
+}
+
+function readSchedule(s: YamlStep["schedule"]): ScheduleDefinition | null {
+  if (!s) return null;
+  if (s.type === "configVar") return { type: "configVar", configVar: s.value };
+  return { type: "value", cron: s.value, timeZone: s.meta?.timeZone ?? null };
+}

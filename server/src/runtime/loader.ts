@@ -1,0 +1,131 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as esbuild from "esbuild";
+
+export type BuildOutcome = { ok: true; file: string } | { ok: false; error: string };
+
+const SPECTRAL = "@prismatic-io/spectral";
+
+/**
+ * Where a workspace's integration is: a folder with `.spectral/`, or a package.json that depends
+ * on spectral. Returns the entry file, or why there is none.
+ */
+export function findIntegration(workspace: string, entry?: string): { entry: string } | { error: string } {
+  const pkgPath = path.join(workspace, "package.json");
+  let isCni = fs.existsSync(path.join(workspace, ".spectral"));
+  if (!isCni && fs.existsSync(pkgPath)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(pkgPath, "utf8"));
+      isCni = Boolean(pkg.dependencies?.[SPECTRAL] ?? pkg.devDependencies?.[SPECTRAL] ?? pkg.peerDependencies?.[SPECTRAL]);
+    } catch (err) {
+      return { error: `${pkgPath} is not valid JSON: ${(err as Error).message}` };
+    }
+  }
+  if (!isCni) return { error: `no integration in ${workspace}: expected a .spectral/ folder or a package.json that depends on ${SPECTRAL}` };
+  const file = path.resolve(workspace, entry ?? "src/index.ts");
+  if (!fs.existsSync(file)) return { error: `the integration's entry ${path.relative(workspace, file) || file} does not exist${entry ? "" : " (use --entry)"}` };
+  return { entry: file };
+}
+
+/**
+ * Bundles the integration with esbuild and rebuilds when its sources change. Each good bundle is
+ * written to a file of its own, so executions of an older build keep running while a newer one
+ * loads. While the workspace has no integration, it looks again every second.
+ */
+export class Loader {
+  private ctx: esbuild.BuildContext | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private counter = 0;
+  private lastMissing = "";
+
+  constructor(
+    private readonly workspace: string,
+    private readonly outDir: string,
+    private readonly onBuild: (outcome: BuildOutcome) => void,
+    private readonly entry?: string,
+  ) {}
+
+  async start(): Promise<void> {
+    fs.rmSync(this.outDir, { recursive: true, force: true });
+    fs.mkdirSync(this.outDir, { recursive: true });
+    await this.attach();
+  }
+
+  private async attach(): Promise<void> {
+    const found = findIntegration(this.workspace, this.entry);
+    if ("error" in found) {
+      if (found.error !== this.lastMissing) {
+        this.lastMissing = found.error;
+        this.onBuild({ ok: false, error: found.error });
+      }
+      this.poll ??= setInterval(() => void this.attach(), 1000);
+      return;
+    }
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    const first = new Promise<void>((resolve) => {
+      this.ctx = null;
+      void esbuild
+        .context({
+          entryPoints: [found.entry],
+          bundle: true,
+          platform: "node",
+          format: "cjs",
+          target: "node20",
+          sourcemap: "inline",
+          write: false,
+          outfile: path.join(this.outDir, "bundle.js"),
+          absWorkingDir: this.workspace,
+          loader: { ".md": "text" },
+          logLevel: "silent",
+          plugins: [{ name: "refract", setup: (b) => b.onEnd((r) => (this.finished(r), resolve())) }],
+        })
+        .then((ctx) => {
+          this.ctx = ctx;
+          return ctx.watch();
+        })
+        .catch((err) => {
+          this.onBuild({ ok: false, error: String(err?.message ?? err) });
+          resolve();
+        });
+    });
+    await first;
+  }
+
+  private finished(result: esbuild.BuildResult): void {
+    if (result.errors.length > 0) {
+      this.onBuild({ ok: false, error: result.errors.map((e) => formatMessage(this.workspace, e)).join("\n") });
+      return;
+    }
+    const js = result.outputFiles?.find((f) => f.path.endsWith(".js"));
+    if (!js) return;
+    const file = path.join(this.outDir, `build-${++this.counter}.js`);
+    fs.writeFileSync(file, js.contents);
+    this.onBuild({ ok: true, file });
+  }
+
+  async stop(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    await this.ctx?.dispose();
+  }
+}
+
+function formatMessage(workspace: string, m: esbuild.Message): string {
+  if (!m.location) return m.text;
+  const file = path.relative(workspace, path.resolve(workspace, m.location.file));
+  return `${file}:${m.location.line}:${m.location.column + 1}: ${m.text}`;
+}
+
+/**
+ * The first place in the integration's own source (not node_modules) a stack points to, as
+ * `file:line:column` relative to the workspace; Node maps bundle frames through the inline
+ * source map, so these are TypeScript positions.
+ */
+export function sourceLocation(workspace: string, stack: string): string | null {
+  for (const m of stack.matchAll(/\(?((?:\/|[A-Za-z]:\\)[^():\n]+):(\d+):(\d+)\)?/g)) {
+    const file = m[1];
+    if (file.includes(`${path.sep}node_modules${path.sep}`) || !file.startsWith(workspace)) continue;
+    return `${path.relative(workspace, file)}:${m[2]}:${m[3]}`;
+  }
+  return null;
+}

@@ -1,0 +1,75 @@
+// The messages between the runtime (main thread) and its worker threads. Each side posts one
+// array of messages per tick; binary parts (step results, request bodies) are transferred.
+
+import { StepName } from "../../../protocol/executions";
+
+/** What a flow config gives every execution's context; sent once per worker and kept by key. */
+export interface ContextBase {
+  configVars: Record<string, unknown>;
+  /** Required config variables without a value: each execution logs a WARN naming them. */
+  missingConfigVars: string[];
+  customer: { id: string; externalId: string | null; name: string };
+  instance: { id: string; name: string };
+  user: { id: string; email: string; name: string; externalId: string };
+  integration: { id: string; name: string; versionSequenceId: string; externalVersion: string };
+  flow: { id: string; name: string; stableId: string };
+  webhookUrls: Record<string, string>;
+  webhookApiKeys: Record<string, string[]>;
+  runnerAllocatedMemoryMb: number;
+}
+
+export interface TriggerRequest {
+  method: string;
+  /** Header names with the caller's casing. */
+  headers: Record<string, string>;
+  queryParameters: Record<string, string>;
+  body: Uint8Array;
+  contentType: string;
+  pathFragment: string;
+  invokeUrl: string;
+}
+
+/** An HTTP answer computed by user code: a trigger's `response` or a sync flow's result. */
+export interface FlowResponse {
+  statusCode: number;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export type ToWorker =
+  | { t: "load"; version: number; file: string }
+  | { t: "unload"; version: number }
+  | { t: "context"; key: string; base: ContextBase }
+  | {
+      t: "run";
+      id: string;
+      version: number;
+      contextKey: string;
+      triggerKey: string | null;
+      executionKey: string;
+      startedAt: number;
+      request: TriggerRequest;
+    };
+
+export type FromWorker =
+  | { t: "loaded"; version: number; ok: true; key: string; yaml: string }
+  | { t: "loaded"; version: number; ok: false; error: string }
+  | { t: "started"; id: string; at: number }
+  /** NDJSON log records, already formatted. */
+  | { t: "logs"; id: string; lines: string }
+  | {
+      t: "step";
+      id: string;
+      stepName: StepName;
+      /** MessagePack `{data, contentType}`. */
+      result: Uint8Array;
+      startedAt: number;
+      endedAt: number;
+      hasError: boolean;
+      /** The trigger's own HTTP response, when it returned one. */
+      response?: FlowResponse;
+    }
+  | { t: "ended"; id: string; at: number; error: string | null; response?: FlowResponse }
+  /** The worker is about to end because of user code (`process.exit`, an uncaught exception). */
+  | { t: "fatal"; id: string | null; reason: string };

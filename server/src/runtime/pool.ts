@@ -1,0 +1,103 @@
+import { Worker } from "node:worker_threads";
+import { FromWorker, ToWorker } from "./messages";
+
+export interface PoolOptions {
+  script: string;
+  size: number;
+  memoryLimitMb: number;
+}
+
+/** Why a worker ended, and which execution (if any) made it end. */
+export interface WorkerStop {
+  culprit: string | null;
+  reason: string;
+}
+
+export class PoolWorker {
+  readonly running = new Set<string>();
+  readonly versions = new Set<number>();
+  readonly contexts = new Set<string>();
+  /** Set before the pool terminates the worker on purpose, or when user code ends it. */
+  stop: WorkerStop | null = null;
+  private outbox: ToWorker[] = [];
+  private transfer: ArrayBuffer[] = [];
+
+  constructor(readonly thread: Worker) {}
+
+  send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (this.outbox.length === 0) setImmediate(() => this.flush());
+    this.outbox.push(message);
+    this.transfer.push(...transfer);
+  }
+
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    const messages = this.outbox;
+    const transfer = this.transfer;
+    this.outbox = [];
+    this.transfer = [];
+    this.thread.postMessage(messages, transfer);
+  }
+}
+
+/**
+ * A fixed number of worker threads, each running many executions. A worker that ends for any
+ * reason is replaced at once; `onStop` learns which executions it took with it.
+ */
+export class WorkerPool {
+  readonly workers: PoolWorker[] = [];
+  private closing = false;
+
+  constructor(
+    private readonly options: PoolOptions,
+    private readonly onMessages: (w: PoolWorker, messages: FromWorker[]) => void,
+    private readonly onStop: (w: PoolWorker, stop: WorkerStop) => void,
+  ) {
+    for (let i = 0; i < options.size; i++) this.workers.push(this.spawn());
+  }
+
+  private spawn(): PoolWorker {
+    const thread = new Worker(this.options.script, {
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb },
+      stdout: false,
+      stderr: false,
+    });
+    const w = new PoolWorker(thread);
+    thread.on("message", (messages: FromWorker[]) => {
+      for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };
+      this.onMessages(w, messages);
+    });
+    thread.on("error", (err: Error & { code?: string }) => {
+      if (w.stop) return;
+      w.stop =
+        err.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? { culprit: null, reason: `the worker's heap limit (--memory-limit ${this.options.memoryLimitMb} MB) was exceeded` }
+          : { culprit: null, reason: `the worker failed: ${err.message}` };
+    });
+    thread.on("exit", (code) => {
+      const i = this.workers.indexOf(w);
+      if (i >= 0 && !this.closing) this.workers[i] = this.spawn();
+      this.onStop(w, w.stop ?? { culprit: null, reason: `the worker exited with code ${code}` });
+    });
+    thread.unref();
+    return w;
+  }
+
+  /** The worker with the fewest running executions. */
+  pick(): PoolWorker {
+    let best = this.workers[0];
+    for (const w of this.workers) if (w.running.size < best.running.size) best = w;
+    return best;
+  }
+
+  /** Ends a worker now (time limit, forced cancel); its executions end through `onStop`. */
+  terminate(w: PoolWorker, stop: WorkerStop): void {
+    if (!w.stop) w.stop = stop;
+    void w.thread.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+}

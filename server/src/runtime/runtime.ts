@@ -1,0 +1,445 @@
+import { EventEmitter } from "node:events";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { InvokeType, STOPPED_BEFORE_FINISH, StepName } from "../../../protocol/executions";
+import { newId } from "../ids";
+import { ExecutionRecord, ExecutionStore } from "../store/executions";
+import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
+import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinition } from "./definition";
+import { CurrentIntegration, Instances } from "./instances";
+import { BuildOutcome, Loader, sourceLocation } from "./loader";
+import { ContextBase, FlowResponse, FromWorker, TriggerRequest } from "./messages";
+import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
+
+export interface RuntimeOptions {
+  workspace: string;
+  dataDir: string;
+  entry?: string;
+  workerScript: string;
+  workers: number;
+  memoryLimitMb: number;
+  executionTimeoutS: number;
+  maxConcurrency: number;
+}
+
+export interface BuildState {
+  ok: boolean;
+  error: string | null;
+  versionNumber: number;
+}
+
+/** What the HTTP layer learns about an execution it started. */
+export interface ExecutionWaiters {
+  /** The trigger step finished: its own response, or undefined for the default answer. */
+  onTrigger?: (response: FlowResponse | undefined) => void;
+  onEnd?: (outcome: { error: string | null; response?: FlowResponse }) => void;
+}
+
+/** A webhook that cannot start an execution: the status and message to answer with. */
+export class TriggerRefused extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending extends ExecutionWaiters {
+  record: ExecutionRecord;
+  request: TriggerRequest;
+  worker: PoolWorker | null;
+  version: number;
+  deadline: number;
+}
+
+/** Stored request payloads: MessagePack of the TriggerRequest (INTERFACES.md §2). */
+const requestEncoder = new Encoder({ ignoreUndefined: true });
+const requestDecoder = new Decoder();
+/** Above this many bytes waiting for the disk, no new execution starts (backpressure). */
+const WRITE_BACKLOG_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The runtime of one workspace: its integration's builds, its customers and instances, and its
+ * executions from acceptance to the end, on a pool of worker threads.
+ */
+export class Runtime extends EventEmitter {
+  readonly store: ExecutionStore;
+  readonly metadata: Metadata;
+  readonly instances: Instances;
+  build: BuildState = { ok: false, error: "not built yet", versionNumber: 0 };
+  integration: CurrentIntegration | null = null;
+  /** The base of webhook URLs, known once the HTTP listener is up. */
+  baseUrl = "http://127.0.0.1";
+
+  private readonly loader: Loader;
+  private readonly pool: WorkerPool;
+  private readonly running = new Map<string, Pending>();
+  private readonly queue: Pending[] = [];
+  private readonly contexts = new Map<string, ContextBase>();
+  private bundleFile: string | null = null;
+  private contextRevision = 0;
+  private sweep: NodeJS.Timeout;
+  private recovered: string[] = [];
+  private loads = new Map<number, (m: Extract<FromWorker, { t: "loaded" }>) => void>();
+  private firstBuild: Promise<void>;
+  private firstBuildDone!: () => void;
+  private stopping = false;
+
+  constructor(readonly options: RuntimeOptions) {
+    super();
+    this.store = new ExecutionStore(options.dataDir);
+    this.metadata = new Metadata(options.dataDir);
+    this.instances = new Instances(this.metadata, (id) => (this.integration?.meta.id === id ? this.integration : null), () => {
+      this.contextRevision++;
+      this.contexts.clear();
+    });
+    this.pool = new WorkerPool(
+      { script: options.workerScript, size: options.workers, memoryLimitMb: options.memoryLimitMb },
+      (w, messages) => this.fromWorker(w, messages),
+      (w, stop) => this.workerStopped(w, stop),
+    );
+    this.loader = new Loader(options.workspace, path.join(options.dataDir, "builds"), (b) => void this.built(b), options.entry);
+    this.firstBuild = new Promise((resolve) => (this.firstBuildDone = resolve));
+    this.sweep = setInterval(() => this.enforceTimeLimits(), 250);
+    this.sweep.unref();
+  }
+
+  /** Opens the store, builds, deploys the system instance; resolves when ready (INTERFACES.md §1). */
+  async start(): Promise<void> {
+    this.recovered = this.store.open();
+    this.instances.systemCustomer();
+    await this.loader.start();
+    await this.firstBuild;
+  }
+
+  // ---------------------------------------------------------------- builds
+  private async built(outcome: BuildOutcome): Promise<void> {
+    if (!outcome.ok) return this.buildFailed(outcome.error);
+    const previous = this.metadata.data.integrations.find((i) => i.root === ".");
+    const version = (previous?.versionNumber ?? 0) + 1;
+    const loaded = await this.describe(version, outcome.file);
+    if (!loaded.ok) {
+      const location = sourceLocation(this.options.workspace, loaded.error);
+      return this.buildFailed(`${location ? `${location}: ` : ""}integration() failed to load: ${loaded.error.split("\n")[0]}`);
+    }
+    let definition: IntegrationDefinition;
+    try {
+      definition = readDefinition(loaded.yaml, loaded.key);
+    } catch (err) {
+      return this.buildFailed((err as Error).message);
+    }
+    const meta = this.metadata.change((d) => {
+      let m = d.integrations.find((i) => i.root === ".");
+      if (!m) {
+        m = { id: newId("Integration"), root: ".", name: definition.name, versionNumber: 0, flowIds: {} };
+        d.integrations.push(m);
+      }
+      m.name = definition.name;
+      m.versionNumber = version;
+      for (const f of definition.flows) m.flowIds[f.stableKey] ??= newId("IntegrationFlow");
+      return m;
+    });
+    this.integration = { meta, definition };
+    this.bundleFile = outcome.file;
+    this.build = { ok: true, error: null, versionNumber: meta.versionNumber };
+    this.contexts.clear();
+    this.ensureSystemInstance(meta);
+    this.emit("build", this.build);
+    this.firstBuildDone();
+    this.pump();
+  }
+
+  private buildFailed(error: string): void {
+    this.build = { ...this.build, ok: false, error };
+    this.emit("build", this.build);
+    this.firstBuildDone();
+  }
+
+  /** Loads a build in one worker and reads its definition; the other workers load it when they first need it. */
+  private describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
+    const w = this.pool.workers[0];
+    return new Promise((resolve) => {
+      this.loads.set(version, (m) => {
+        if (m.ok) w.versions.add(version);
+        resolve(m);
+      });
+      w.send({ t: "load", version, file });
+    });
+  }
+
+  private ensureSystemInstance(meta: IntegrationMeta): void {
+    const existing = this.instances.systemInstance(meta.id);
+    if (existing) return this.instances.followBuild(existing.id);
+    const created = this.instances.createInstance({
+      integrationId: meta.id,
+      customerId: this.instances.systemCustomer().id,
+      name: `${meta.name} (test)`,
+      isSystem: true,
+    });
+    this.instances.deploy(created.id);
+  }
+
+  /** The flow definition of the current build for a flow id, if it still exists. */
+  flowById(flowId: string): FlowDefinition | undefined {
+    const entry = Object.entries(this.integration?.meta.flowIds ?? {}).find(([, id]) => id === flowId);
+    return entry ? this.integration!.definition.flows.find((f) => f.stableKey === entry[0]) : undefined;
+  }
+
+  webhookUrl(flowConfigId: string): string {
+    return `${this.baseUrl}/trigger/${flowConfigId}`;
+  }
+
+  // ---------------------------------------------------------------- accepting executions
+  /**
+   * Starts an execution of a flow config's flow. Resolves once it is recorded durably; throws
+   * TriggerRefused when the webhook cannot start one.
+   */
+  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}, invokeType?: InvokeType): Promise<{ id: string; flow: FlowDefinition }> {
+    if (this.stopping) throw new TriggerRefused(503, "Refract is stopping");
+    const fc = this.instances.flowConfig(flowConfigId);
+    if (!fc) throw new TriggerRefused(404, `No flow config with id ${flowConfigId}`);
+    if (!this.integration) {
+      throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
+    }
+    const instance = this.instances.instance(fc.instanceId)!;
+    const flow = this.flowById(fc.flowId);
+    if (!flow) throw new TriggerRefused(404, `The flow of flow config ${flowConfigId} no longer exists in the integration`);
+    if (!instance.enabled) throw new TriggerRefused(409, `Instance "${instance.name}" is disabled`);
+    if (!instance.deployed) throw new TriggerRefused(409, `Instance "${instance.name}" is not deployed${instance.deployError ? `: ${instance.deployError}` : ""}`);
+
+    const startedAt = Date.now();
+    const record = {
+      id: newId("InstanceExecutionResult"),
+      integrationId: instance.integrationId,
+      flowId: fc.flowId,
+      flowName: flow.name,
+      flowConfigId: fc.id,
+      instanceId: instance.id,
+      customerId: instance.customerId,
+      invokeType: invokeType ?? (instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK"),
+      isTestExecution: instance.isSystem,
+      startedAt,
+    } as const;
+    const journaled = this.store.accept(record, requestEncoder.encode(request));
+    const pending: Pending = { ...waiters, record: this.store.executions.get(record.id)!, request, worker: null, version: 0, deadline: 0 };
+    this.queue.push(pending);
+    this.pump();
+    await journaled;
+    return { id: record.id, flow };
+  }
+
+  /** Starts queued executions while there is room and the disk keeps up. */
+  private pump(): void {
+    if (this.recovered.length && this.integration) this.requeueRecovered();
+    while (this.queue.length && this.integration && this.running.size < this.options.maxConcurrency) {
+      if (this.store.pendingBytes > WRITE_BACKLOG_LIMIT) {
+        void this.store.flushed().then(() => this.pump());
+        return;
+      }
+      this.dispatch(this.queue.shift()!);
+    }
+  }
+
+  private requeueRecovered(): void {
+    for (const id of this.recovered) {
+      const record = this.store.executions.get(id);
+      const request = record?.request && this.store.readBlob(record, record.request);
+      if (!record || !request) {
+        if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
+        continue;
+      }
+      this.queue.push({ record, request: requestDecoder.decode(request) as TriggerRequest, worker: null, version: 0, deadline: 0 });
+    }
+    this.recovered = [];
+  }
+
+  private dispatch(p: Pending): void {
+    const x = p.record;
+    const fc = this.instances.flowConfig(x.flowConfigId);
+    const instance = fc && this.instances.instance(fc.instanceId);
+    const flow = fc && this.flowById(fc.flowId);
+    if (!fc || !instance || !flow) return this.endWithoutWorker(x.id, "its flow, flow config or instance no longer exists", p);
+    const version = this.integration!.meta.versionNumber;
+    const w = this.pool.pick();
+    if (!w.versions.has(version)) {
+      w.send({ t: "load", version, file: this.bundleFile! });
+      w.versions.add(version);
+    }
+    const contextKey = `${fc.id}:${version}:${this.contextRevision}`;
+    if (!w.contexts.has(contextKey)) {
+      w.send({ t: "context", key: contextKey, base: this.contextBase(contextKey, fc, instance, flow) });
+      w.contexts.add(contextKey);
+    }
+    w.send({ t: "run", id: x.id, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, startedAt: x.startedAt, request: p.request });
+    w.running.add(x.id);
+    p.worker = w;
+    p.version = version;
+    p.deadline = Date.now() + this.options.executionTimeoutS * 1000;
+    this.running.set(x.id, p);
+  }
+
+  private contextBase(key: string, fc: FlowConfig, instance: Instance, flow: FlowDefinition): ContextBase {
+    let base = this.contexts.get(key);
+    if (base) return base;
+    const { meta, definition } = this.integration!;
+    const customer = this.instances.customer(instance.customerId)!;
+    const webhookUrls: Record<string, string> = {};
+    const webhookApiKeys: Record<string, string[]> = {};
+    for (const other of this.instances.flowConfigsOf(instance.id)) {
+      const f = this.flowById(other.flowId);
+      if (!f) continue;
+      webhookUrls[f.name] = this.webhookUrl(other.id);
+      webhookApiKeys[f.name] = f.endpointSecurityType && f.endpointSecurityType !== "unsecured" && f.endpointSecurityType !== "customer_optional" ? other.apiKeys : [];
+    }
+    const user = os.userInfo().username;
+    const configVars: Record<string, unknown> = {};
+    const missingConfigVars: string[] = [];
+    for (const v of definition.configVars) {
+      const raw = instance.configValues[v.key] ?? v.defaultValue;
+      if (raw === null || raw === undefined || raw === "") missingConfigVars.push(v.key);
+      configVars[v.key] = configVarValue(v, raw ?? null);
+    }
+    base = {
+      configVars,
+      missingConfigVars,
+      customer: { id: customer.id, externalId: customer.externalId, name: customer.name },
+      instance: { id: instance.id, name: instance.name },
+      user: { id: user, email: `${user}@localhost`, name: user, externalId: user },
+      integration: { id: meta.id, name: meta.name, versionSequenceId: meta.id, externalVersion: String(meta.versionNumber) },
+      flow: { id: fc.flowId, name: flow.name, stableId: flow.stableKey },
+      webhookUrls,
+      webhookApiKeys,
+      runnerAllocatedMemoryMb: this.options.memoryLimitMb,
+    };
+    this.contexts.set(key, base);
+    return base;
+  }
+
+  // ---------------------------------------------------------------- what workers report
+  private fromWorker(w: PoolWorker, messages: FromWorker[]): void {
+    for (const m of messages) {
+      switch (m.t) {
+        case "loaded":
+          this.loads.get(m.version)?.(m);
+          this.loads.delete(m.version);
+          break;
+        case "started":
+          this.store.started(m.id, m.at, this.running.get(m.id)?.version ?? this.build.versionNumber);
+          break;
+        case "logs":
+          this.store.appendLogs(m.id, Buffer.from(m.lines));
+          break;
+        case "step": {
+          this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);
+          const p = this.running.get(m.id);
+          if (m.stepName === "onTrigger" && !m.hasError && p?.onTrigger) p.onTrigger(m.response);
+          break;
+        }
+        case "ended":
+          this.finish(m.id, m.error, m.response, m.at);
+          break;
+        case "fatal":
+          break; // the pool keeps it as the worker's stop reason
+      }
+    }
+  }
+
+  private finish(id: string, error: string | null, response?: FlowResponse, at = Date.now()): void {
+    const p = this.running.get(id);
+    if (!p) return;
+    this.running.delete(id);
+    p.worker?.running.delete(id);
+    this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
+    if (error && p.onTrigger && !p.record.steps.some((s) => s.stepName === "onTrigger")) p.onTrigger = undefined;
+    p.onEnd?.({ error, response });
+    if (p.worker && p.version !== this.build.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
+      p.worker.send({ t: "unload", version: p.version });
+      p.worker.versions.delete(p.version);
+    }
+    this.emit("execution", p.record);
+    this.pump();
+  }
+
+  /** Ends an execution the runtime could not hand to (or get back from) a worker. */
+  private endWithoutWorker(id: string, error: string, p?: Pending): void {
+    if (p) this.running.set(id, p);
+    const x = this.store.executions.get(id);
+    if (x) {
+      const line = { at: Date.now(), severity: "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (ERROR): ${error}` };
+      this.store.appendLogs(id, Buffer.from(JSON.stringify(line) + "\n"));
+    }
+    if (this.running.has(id)) this.finish(id, error);
+    else this.store.ended(id, "ERROR", "ERROR", error);
+  }
+
+  private workerStopped(w: PoolWorker, stop: WorkerStop): void {
+    const ids = [...w.running];
+    const culprit = stop.culprit ?? (ids.length === 1 ? ids[0] : null);
+    for (const id of ids) {
+      const error =
+        id === culprit
+          ? `The execution stopped its worker: ${stop.reason}`
+          : culprit
+            ? `Its worker was stopped by execution ${culprit}: ${stop.reason}`
+            : `Its worker stopped while ${ids.length} executions ran in it: ${stop.reason}`;
+      this.endWithoutWorker(id, error);
+    }
+  }
+
+  private enforceTimeLimits(): void {
+    const now = Date.now();
+    for (const p of this.running.values()) {
+      if (p.worker && now > p.deadline && !p.worker.stop) {
+        this.pool.terminate(p.worker, { culprit: p.record.id, reason: `it exceeded the time limit of ${this.options.executionTimeoutS} s (--execution-timeout)` });
+      }
+    }
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  // ---------------------------------------------------------------- stopping
+  /** Stops accepting, gives running executions up to `graceMs`, ends the rest as stopped. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.sweep);
+    await this.loader.stop();
+    const deadline = Date.now() + graceMs;
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const id of [...this.running.keys()]) this.endWithoutWorker(id, STOPPED_BEFORE_FINISH);
+    await this.pool.close();
+    await this.store.close();
+  }
+}
+
+/** A config variable's stored string as user code sees it in `context.configVars` (spectral-runtime.md §2). */
+function configVarValue(v: ConfigVarDefinition, raw: string | null): unknown {
+  if (v.isConnection) {
+    return { key: v.key, configVarKey: v.key, fields: raw ? safeJson(raw, {}) : {} };
+  }
+  if (raw === null) return undefined;
+  if (v.collectionType === "valuelist" || v.collectionType === "keyvaluelist") return safeJson(raw, []);
+  switch (v.dataType) {
+    case "boolean":
+      return raw === "true";
+    case "number":
+      return Number(raw);
+    case "schedule":
+      return { value: raw, schedule_type: "custom", time_zone: "" };
+    default:
+      return raw;
+  }
+}
+
+function safeJson(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
+export type { StepName };

@@ -1,0 +1,299 @@
+// A worker thread: loads integration bundles and runs many executions at once. Everything a step
+// produces is formatted here (log lines, MessagePack step results, HTTP answers) so the main
+// thread only appends bytes. An execution's identity follows its async work through
+// AsyncLocalStorage, so `console.*`, `process.exit` and stray exceptions are pinned to it.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import { format } from "node:util";
+import { parentPort } from "node:worker_threads";
+import { Encoder } from "@msgpack/msgpack";
+import { Severity, StepName } from "../../../protocol/executions";
+import { ContextBase, FlowResponse, FromWorker, ToWorker, TriggerRequest } from "./messages";
+
+process.setSourceMapsEnabled(true);
+
+interface Bundle {
+  key: string;
+  triggers: Record<string, { perform: (...args: unknown[]) => Promise<any> }>;
+  actions: Record<string, { perform: (...args: unknown[]) => Promise<any> }>;
+  codeNativeIntegrationYAML: string;
+}
+
+interface Running {
+  id: string;
+  stepName: StepName;
+  logs: string;
+}
+
+const port = parentPort!;
+const bundles = new Map<number, Bundle>();
+const contexts = new Map<string, ContextBase>();
+const current = new AsyncLocalStorage<Running>();
+const encoder = new Encoder({ ignoreUndefined: true });
+
+// ---------------------------------------------------------------- outbox: one postMessage per tick
+let outbox: FromWorker[] = [];
+let transfer: ArrayBuffer[] = [];
+const logsPending = new Set<Running>();
+
+function post(message: FromWorker, buffers: Uint8Array[] = []): void {
+  if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
+  outbox.push(message);
+  // Only buffers that own their whole ArrayBuffer move; pooled small Buffers are copied.
+  for (const b of buffers) if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) transfer.push(b.buffer as ArrayBuffer);
+}
+
+function flush(): void {
+  for (const r of logsPending) {
+    outbox.unshift({ t: "logs", id: r.id, lines: r.logs });
+    r.logs = "";
+  }
+  logsPending.clear();
+  if (outbox.length === 0) return;
+  const messages = outbox;
+  const buffers = transfer;
+  outbox = [];
+  transfer = [];
+  port.postMessage(messages, buffers);
+}
+
+// ---------------------------------------------------------------- logging
+function log(r: Running, severity: Severity, args: unknown[]): void {
+  const line = { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message: format(...args) };
+  if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
+  r.logs += JSON.stringify(line) + "\n";
+  logsPending.add(r);
+}
+
+function makeLogger(r: Running) {
+  const at = (s: Severity) => (...args: unknown[]) => log(r, s, args);
+  return {
+    trace: at("TRACE"),
+    debug: at("DEBUG"),
+    info: at("INFO"),
+    log: at("INFO"),
+    warn: at("WARN"),
+    error: at("ERROR"),
+    metric: at("METRIC"),
+    section: () => undefined,
+    sectionEnd: () => undefined,
+  };
+}
+
+// console.* in user code lands in the execution's log; outside any execution it goes to stderr.
+const consoleSeverities: Record<string, Severity> = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
+for (const [method, severity] of Object.entries(consoleSeverities)) {
+  const original = (console as any)[method].bind(console);
+  (console as any)[method] = (...args: unknown[]) => {
+    const r = current.getStore();
+    if (r) log(r, severity, args);
+    else original(...args);
+  };
+}
+
+// ---------------------------------------------------------------- what ends the worker
+const realExit = process.exit.bind(process);
+function fatal(reason: string): never {
+  post({ t: "fatal", id: current.getStore()?.id ?? null, reason });
+  flush();
+  return realExit(1);
+}
+process.exit = ((code?: number) => fatal(`process.exit(${code ?? ""}) was called`)) as typeof process.exit;
+process.on("uncaughtException", (err) => fatal(`uncaught exception outside the execution's promise chain: ${describeError(err)}`));
+process.on("unhandledRejection", (err) => fatal(`unhandled promise rejection: ${describeError(err)}`));
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return typeof err === "string" ? err : format(err);
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return typeof err === "string" ? err : format(err);
+}
+
+// ---------------------------------------------------------------- results and responses
+const isJson = (ct: string) => /^application\/(.+\+)?json\b/i.test(ct);
+const isText = (ct: string) => /^text\/|^application\/(.+\+)?(xml|x-www-form-urlencoded)\b/i.test(ct);
+
+/**
+ * A step result as Prismatic's clients read it: `{data, contentType}` with JSON as a string
+ * holding the JSON text, text as a string, binary as `bin`; `contentType` omitted, never null.
+ */
+function encodeResult(data: unknown, contentType: unknown): Uint8Array {
+  const ct = typeof contentType === "string" && contentType ? contentType : undefined;
+  if (data instanceof Uint8Array) return encoder.encode({ data, contentType: ct });
+  if (typeof data === "string" && ct && !isJson(ct)) return encoder.encode({ data, contentType: ct });
+  return encoder.encode({ data: JSON.stringify(data) ?? "null", contentType: ct ?? "application/json" });
+}
+
+function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowResponse {
+  const value = r && "body" in r ? r.body : r && "data" in r ? r.data : defaultBody;
+  const body = value instanceof Uint8Array ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value ?? null));
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r?.headers ?? {})) headers[k] = String(v);
+  const contentType = typeof r?.contentType === "string" ? r.contentType : "application/json";
+  return { statusCode: Number(r?.statusCode) || defaultStatus, contentType, headers, body };
+}
+
+// ---------------------------------------------------------------- the trigger payload (spectral-runtime.md §4)
+function parseBody(body: Buffer, contentType: string): unknown {
+  if (isJson(contentType)) {
+    const text = body.toString("utf8");
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text; // Prismatic runs the flow with the raw text when JSON does not parse
+    }
+  }
+  if (isText(contentType)) return body.toString("utf8");
+  if (!contentType) {
+    const text = body.toString("utf8");
+    return Buffer.from(text, "utf8").equals(body) ? text : body;
+  }
+  return body;
+}
+
+// ---------------------------------------------------------------- running an execution
+async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
+  const r: Running = { id: msg.id, stepName: "onTrigger", logs: "" };
+  const startedAtIso = new Date(msg.startedAt).toISOString();
+  const logger = makeLogger(r);
+  const state = { instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} };
+  const request: TriggerRequest = msg.request;
+  const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+  const common = {
+    webhookUrls: base.webhookUrls,
+    webhookApiKeys: base.webhookApiKeys,
+    invokeUrl: request.invokeUrl,
+    executionId: msg.id,
+    customer: base.customer,
+    instance: base.instance,
+    user: base.user,
+    integration: base.integration,
+    flow: base.flow,
+    startedAt: startedAtIso,
+    globalDebug: false,
+  };
+  const context = (stepName: StepName, componentActionKey: string) => ({
+    ...common,
+    ...state,
+    logger,
+    configVars: base.configVars,
+    stepId: `${msg.id}:${stepName}`,
+    executionFrame: {
+      invokedByExecutionJWT: "",
+      invokedByExecutionStartedAt: "",
+      componentActionKey,
+      executionId: msg.id,
+      executionStartedAt: startedAtIso,
+      stepName,
+      loopPath: "",
+    },
+    flowSchemas: {},
+    runnerAllocatedMemoryMb: base.runnerAllocatedMemoryMb,
+    _components: {
+      invoke: (ref: any) => Promise.reject(componentUnavailable(ref)),
+      invokeTrigger: (ref: any) => Promise.reject(componentUnavailable(ref)),
+    },
+  });
+
+  await current.run(r, async () => {
+    const began = Date.now();
+    post({ t: "started", id: msg.id, at: began });
+    logger.info("Starting Instance Execution...");
+    if (base.missingConfigVars.length) {
+      logger.warn(`Required config variables have no value: ${base.missingConfigVars.join(", ")}`);
+    }
+    let step: StepName = "onTrigger";
+    let stepStart = began;
+    try {
+      const payload = {
+        headers: request.headers,
+        queryParameters: request.queryParameters,
+        rawBody: { data: rawBody, contentType: request.contentType },
+        body: { data: parseBody(rawBody, request.contentType), contentType: request.contentType },
+        pathFragment: request.pathFragment,
+        ...common,
+      };
+      const trigger = msg.triggerKey
+        ? await bundle.triggers[msg.triggerKey].perform(context(step, msg.triggerKey), payload, {})
+        : { payload };
+      const triggerPayload = trigger?.payload ?? payload;
+      const response = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
+      const result = encodeResult(triggerPayload, undefined);
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response }, [result]);
+
+      step = r.stepName = "onExecution";
+      stepStart = Date.now();
+      const out = await bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), {
+        onTrigger: { results: triggerPayload },
+      });
+      const executionResult = encodeResult(out?.data, out?.contentType);
+      const ended = Date.now();
+      post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
+      logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
+      const syncResponse = toResponse(out, 200, null);
+      post({ t: "ended", id: msg.id, at: ended, error: null, response: syncResponse }, [syncResponse.body]);
+    } catch (err) {
+      const ended = Date.now();
+      const message = errorMessage(err);
+      logger.error(describeError(err));
+      const result = encodeResult({ error: message, stack: err instanceof Error ? err.stack : undefined }, undefined);
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true }, [result]);
+      logger.info(`Ending Instance Execution (ERROR, ${ended - began} ms)`);
+      post({ t: "ended", id: msg.id, at: ended, error: message });
+    }
+  });
+}
+
+function componentUnavailable(ref: any): Error {
+  const component = ref?.component?.key ?? "unknown";
+  return new Error(
+    `Component action ${component}.${ref?.key ?? "unknown"} is not available locally: Refract runs only the integration's own code, not Prismatic's hosted components`,
+  );
+}
+
+// ---------------------------------------------------------------- loading bundles
+function load(version: number, file: string): FromWorker {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(file);
+    const bundle: Bundle = mod?.default ?? mod;
+    if (!bundle || typeof bundle.codeNativeIntegrationYAML !== "string") {
+      return { t: "loaded", version, ok: false, error: "the entry does not default-export integration({...}) from @prismatic-io/spectral" };
+    }
+    bundles.set(version, bundle);
+    return { t: "loaded", version, ok: true, key: bundle.key, yaml: bundle.codeNativeIntegrationYAML };
+  } catch (err) {
+    return { t: "loaded", version, ok: false, error: describeError(err) };
+  } finally {
+    delete require.cache[file];
+  }
+}
+
+port.on("message", (messages: ToWorker[]) => {
+  for (const msg of messages) {
+    switch (msg.t) {
+      case "load":
+        post(load(msg.version, msg.file));
+        break;
+      case "unload":
+        bundles.delete(msg.version);
+        break;
+      case "context":
+        contexts.set(msg.key, msg.base);
+        break;
+      case "run": {
+        const bundle = bundles.get(msg.version);
+        const base = contexts.get(msg.contextKey);
+        if (!bundle || !base) {
+          post({ t: "ended", id: msg.id, at: Date.now(), error: `internal: version ${msg.version} or its context is not loaded in this worker` });
+          break;
+        }
+        void run(msg, bundle, base);
+        break;
+      }
+    }
+  }
+});

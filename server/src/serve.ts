@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHttpServer, listen } from "./http/server";
+import { BuildState, Runtime } from "./runtime/runtime";
+import { ExecutionRecord } from "./store/executions";
+
+export interface ServeOptions {
+  workspace: string;
+  port: number;
+  /** The port was not given: when it is taken, use the next free one. */
+  portIsDefault: boolean;
+  host: string;
+  dataDir: string;
+  token?: string;
+  executionTimeoutS: number;
+  syncTimeoutS: number;
+  memoryLimitMb: number;
+  workers: number;
+  maxBodyMb: number;
+  maxConcurrency: number;
+  entry?: string;
+  json: boolean;
+  workerScript: string;
+}
+
+/** A problem that ends `serve` with exit code 1 and this message. */
+export class ServeError extends Error {}
+
+export interface Served {
+  url: string;
+  token: string;
+  runtime: Runtime;
+  stop: () => Promise<void>;
+}
+
+/** `refract serve`: lock the data dir, listen, build, deploy the system instance, print the ready output. */
+export async function serve(o: ServeOptions, out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Promise<Served> {
+  if (!fs.existsSync(o.workspace) || !fs.statSync(o.workspace).isDirectory()) throw new ServeError(`The workspace ${o.workspace} is not a folder`);
+  fs.mkdirSync(o.dataDir, { recursive: true });
+  const releaseLock = acquireLock(o.dataDir);
+  try {
+    const token = o.token ?? persistedToken(o.dataDir);
+    const runtime = new Runtime({
+      workspace: o.workspace,
+      dataDir: o.dataDir,
+      entry: o.entry,
+      workerScript: o.workerScript,
+      workers: o.workers,
+      memoryLimitMb: o.memoryLimitMb,
+      executionTimeoutS: o.executionTimeoutS,
+      maxConcurrency: o.maxConcurrency,
+    });
+    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000 });
+    let port: number;
+    try {
+      port = await listen(server, o.host, o.port, o.portIsDefault);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new ServeError(e.code === "EADDRINUSE" ? `Port ${o.port} on ${o.host} is already in use; pick another with --port (0 for any free port)` : `Cannot listen on ${o.host}:${o.port}: ${e.message}`);
+    }
+    if (port !== o.port && o.port !== 0) process.stderr.write(`refract: port ${o.port} is taken; using ${port}\n`);
+    const url = `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${port}`;
+    runtime.baseUrl = url;
+    fs.writeFileSync(path.join(o.dataDir, "lock"), JSON.stringify({ pid: process.pid, url }));
+    warnIfNotIgnored(o);
+
+    await runtime.start();
+    printReady(o, out, runtime, url, token);
+    runtime.on("build", (b: BuildState) => printBuild(o, out, runtime, b));
+    runtime.on("execution", (x: ExecutionRecord) => printExecution(o, out, x));
+
+    const stop = async () => {
+      server.close();
+      server.closeIdleConnections();
+      await runtime.stop();
+      server.closeAllConnections();
+      releaseLock();
+    };
+    return { url, token, runtime, stop };
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------- output (INTERFACES.md §1)
+function integrationsSummary(runtime: Runtime) {
+  const current = runtime.integration;
+  if (!current) return [];
+  const system = runtime.instances.systemInstance(current.meta.id);
+  const flowConfigs = system ? runtime.instances.flowConfigsOf(system.id) : [];
+  return [
+    {
+      id: current.meta.id,
+      name: current.meta.name,
+      versionNumber: current.meta.versionNumber,
+      build: { ok: runtime.build.ok, error: runtime.build.error },
+      flows: current.definition.flows.map((f) => {
+        const flowId = current.meta.flowIds[f.stableKey];
+        const fc = flowConfigs.find((c) => c.flowId === flowId);
+        return { id: flowId, name: f.name, stableKey: f.stableKey, triggerKind: f.triggerKind, testUrl: fc ? runtime.webhookUrl(fc.id) : null };
+      }),
+    },
+  ];
+}
+
+function printReady(o: ServeOptions, out: (l: string) => void, runtime: Runtime, url: string, token: string): void {
+  const integrations = integrationsSummary(runtime);
+  if (o.json) {
+    out(JSON.stringify({ event: "ready", url, apiUrl: `${url}/api`, token, integrations, ...(integrations.length ? {} : { build: { ok: false, error: runtime.build.error } }) }));
+    return;
+  }
+  out(`Refract listening on ${url}`);
+  out(`API token: ${token}`);
+  if (integrations.length === 0) out(`No integration loaded: ${runtime.build.error}`);
+  for (const i of integrations) {
+    out(`${i.name} (version ${i.versionNumber}): ${i.build.ok ? "build ok" : `build failed, serving version ${i.versionNumber}: ${i.build.error}`}`);
+    const width = Math.max(...i.flows.map((f) => f.name.length));
+    for (const f of i.flows) out(`  ${f.name.padEnd(width)}  ${f.triggerKind.padEnd(15)}  ${f.testUrl ?? ""}`);
+  }
+}
+
+function printBuild(o: ServeOptions, out: (l: string) => void, runtime: Runtime, b: BuildState): void {
+  const name = runtime.integration?.meta.name ?? null;
+  if (o.json) {
+    out(JSON.stringify({ event: "build", integration: runtime.integration?.meta.id ?? null, versionNumber: b.versionNumber, ok: b.ok, error: b.error }));
+    return;
+  }
+  if (b.ok) out(`${name}: rebuilt, now version ${b.versionNumber}`);
+  else out(`${name ?? "Integration"}: build failed${b.versionNumber ? `, still serving version ${b.versionNumber}` : ""}: ${b.error}`);
+}
+
+function printExecution(o: ServeOptions, out: (l: string) => void, x: ExecutionRecord): void {
+  const durationMs = (x.endedAt ?? Date.now()) - x.startedAt;
+  if (o.json) {
+    out(JSON.stringify({ event: "execution", id: x.id, flow: x.flowName, instance: x.instanceId, invokeType: x.invokeType, status: x.status, durationMs }));
+    return;
+  }
+  const time = new Date(x.endedAt ?? Date.now()).toTimeString().slice(0, 8);
+  out(`${time}  ${x.flowName}  ${x.status}  ${durationMs} ms  ${x.id}${x.error ? `  ${x.error.split("\n")[0]}` : ""}`);
+}
+
+// ---------------------------------------------------------------- data dir: lock and token
+/** One process per data dir: the lock names its holder; a stale lock (dead pid) is taken over. */
+function acquireLock(dataDir: string): () => void {
+  const file = path.join(dataDir, "lock");
+  const content = JSON.stringify({ pid: process.pid });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, content, { flag: "wx" });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        fs.rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new ServeError(`Cannot lock ${dataDir}: ${(err as Error).message}`);
+      let holder: { pid?: number; url?: string } = {};
+      try {
+        holder = JSON.parse(fs.readFileSync(file, "utf8"));
+      } catch {
+        // a lock torn by a crash mid-write: stale
+      }
+      if (holder.pid && holder.pid !== process.pid && isAlive(holder.pid)) {
+        throw new ServeError(`The data dir ${dataDir} is in use by another refract (pid ${holder.pid}${holder.url ? `, ${holder.url}` : ""}); stop it or use --data-dir`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new ServeError(`Cannot lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function persistedToken(dataDir: string): string {
+  const file = path.join(dataDir, "token");
+  if (fs.existsSync(file)) {
+    const token = fs.readFileSync(file, "utf8").trim();
+    if (token) return token;
+  }
+  const token = randomBytes(24).toString("base64url");
+  fs.writeFileSync(file, token + "\n", { mode: 0o600 });
+  return token;
+}
+
+/** The default data dir belongs in the workspace's .gitignore; say so, never edit it. */
+function warnIfNotIgnored(o: ServeOptions): void {
+  if (path.resolve(o.dataDir) !== path.resolve(o.workspace, ".refract")) return;
+  const gitignore = path.join(o.workspace, ".gitignore");
+  const lines = fs.existsSync(gitignore) ? fs.readFileSync(gitignore, "utf8").split(/\r?\n/).map((l) => l.trim()) : [];
+  if (!lines.some((l) => /^\/?\.refract\/?$/.test(l))) {
+    process.stderr.write(`refract: hint: add .refract/ to ${gitignore} (it holds executions, logs and the API token)\n`);
+  }
+}

@@ -1,0 +1,96 @@
+import * as fs from "node:fs";
+
+/**
+ * An append-only file that batches: everything appended in one tick goes out in one `writev`,
+ * and `flushed()` resolves once the bytes appended so far are handed to the OS (no fsync: a
+ * killed process loses nothing the OS has; a torn tail after power loss is cut at start-up).
+ */
+export class AppendFile {
+  /** Size including bytes not written yet: the offset the next append gets. */
+  size: number;
+  pendingBytes = 0;
+  private readonly fd: number;
+  private batch: Buffer[] = [];
+  private batchWaiters: Array<(err?: Error) => void> = [];
+  private writing = false;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.fd = fs.openSync(path, "a");
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** Appends and returns the offset the bytes will have in the file. */
+  append(bytes: Buffer | Uint8Array): number {
+    const offset = this.size;
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.size += buf.length;
+    this.pendingBytes += buf.length;
+    this.batch.push(buf);
+    if (!this.scheduled && !this.writing) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return offset;
+  }
+
+  flushed(): Promise<void> {
+    if (this.batch.length === 0 && !this.writing) return Promise.resolve();
+    return new Promise((resolve, reject) => this.batchWaiters.push((err) => (err ? reject(err) : resolve())));
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.writing || this.batch.length === 0) return;
+    const buffers = this.batch;
+    const waiters = this.batchWaiters;
+    this.batch = [];
+    this.batchWaiters = [];
+    this.writing = true;
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    const done = (err: Error | null) => {
+      this.writing = false;
+      this.pendingBytes -= total;
+      for (const w of waiters) w(err ?? undefined);
+      if (err) process.stderr.write(`refract: writing ${this.path} failed: ${err.message}\n`);
+      if (this.batch.length > 0) this.flush();
+    };
+    writeAll(this.fd, buffers, done);
+  }
+
+  /** Waits for pending writes, then closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flushed();
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, buffers: Buffer[], done: (err: Error | null) => void): void {
+  fs.writev(fd, buffers, (err, written) => {
+    if (err) return done(err);
+    // Regular files normally take a writev whole; carry on from where a short write stopped.
+    let rest = buffers;
+    while (rest.length && written >= rest[0].length) {
+      written -= rest[0].length;
+      rest = rest.slice(1);
+    }
+    if (rest.length === 0) return done(null);
+    rest = [rest[0].subarray(written), ...rest.slice(1)];
+    writeAll(fd, rest, done);
+  });
+}
+
+/**
+ * Cuts a torn tail: everything after the last newline. Returns the file's content up to there.
+ * Used on NDJSON files at start-up.
+ */
+export function cutTornTail(path: string): Buffer {
+  if (!fs.existsSync(path)) return Buffer.alloc(0);
+  const content = fs.readFileSync(path);
+  const end = content.lastIndexOf(0x0a) + 1;
+  if (end < content.length) fs.truncateSync(path, end);
+  return content.subarray(0, end);
+}
