@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createHttpServer, listen } from "./http/server";
 import { BuildState, Runtime } from "./runtime/runtime";
 import { ExecutionRecord } from "./store/executions";
@@ -70,7 +71,9 @@ export async function serve(o: ServeOptions, out: (line: string) => void = (l) =
     runtime.on("build", (b: BuildState) => printBuild(o, out, runtime, b));
     runtime.on("execution", (x: ExecutionRecord) => printExecution(o, out, x));
 
+    const stats = startStats(runtime);
     const stop = async () => {
+      if (stats) clearInterval(stats);
       server.close();
       server.closeIdleConnections();
       await runtime.stop();
@@ -139,6 +142,25 @@ function printExecution(o: ServeOptions, out: (l: string) => void, x: ExecutionR
   }
   const time = new Date(x.endedAt ?? Date.now()).toTimeString().slice(0, 8);
   out(`${time}  ${x.flowName}  ${x.status}  ${durationMs} ms  ${x.id}${x.error ? `  ${x.error.split("\n")[0]}` : ""}`);
+}
+
+/**
+ * Diagnostics for benchmarks and troubleshooting: with REFRACT_STATS_INTERVAL_MS set, one JSON line
+ * per interval on stderr with RSS (workers included), event-loop delay and the execution counts.
+ */
+function startStats(runtime: Runtime): NodeJS.Timeout | null {
+  const interval = Number(process.env.REFRACT_STATS_INTERVAL_MS);
+  if (!(interval > 0)) return null;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const timer = setInterval(() => {
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    const line = { event: "stats", at: Date.now(), rssMb: Math.round(process.memoryUsage.rss() / 1048576), eventLoopDelayP99Ms: ms(delay.percentile(99)), eventLoopDelayMaxMs: ms(delay.max), running: runtime.runningCount, queued: runtime.queuedCount, storeBacklogBytes: runtime.store.pendingBytes };
+    delay.reset();
+    process.stderr.write(JSON.stringify(line) + "\n");
+  }, interval);
+  timer.unref();
+  return timer;
 }
 
 // ---------------------------------------------------------------- data dir: lock and token

@@ -401,6 +401,10 @@ export class Runtime extends EventEmitter {
     return this.running.size;
   }
 
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
   // ---------------------------------------------------------------- stopping
   /** Stops accepting, gives running executions up to `graceMs`, ends the rest as stopped. */
   async stop(graceMs = 10_000): Promise<void> {
