@@ -22,7 +22,12 @@ export class PoolWorker {
   private outbox: ToWorker[] = [];
   private transfer: ArrayBuffer[] = [];
 
-  constructor(readonly thread: Worker) {}
+  /** The thread's id, kept because the Worker object forgets it once the thread ends. */
+  readonly id: number;
+
+  constructor(readonly thread: Worker) {
+    this.id = thread.threadId;
+  }
 
   send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (this.outbox.length === 0) setImmediate(() => this.flush());

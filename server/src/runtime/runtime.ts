@@ -82,7 +82,8 @@ export class Runtime extends EventEmitter {
   private contextRevision = 0;
   private sweep: NodeJS.Timeout;
   private recovered: string[] = [];
-  private loads = new Map<number, (m: Extract<FromWorker, { t: "loaded" }>) => void>();
+  /** Waiting for a worker's answer to a load, by `<threadId>:<version>`. */
+  private loads = new Map<string, (m: Extract<FromWorker, { t: "loaded" }>) => void>();
   private firstBuild: Promise<void>;
   private firstBuildDone!: () => void;
   private stopping = false;
@@ -157,16 +158,24 @@ export class Runtime extends EventEmitter {
     this.firstBuildDone();
   }
 
-  /** Loads a build in one worker and reads its definition; the other workers load it when they first need it. */
-  private describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
-    const w = this.pool.workers[0];
-    return new Promise((resolve) => {
-      this.loads.set(version, (m) => {
-        if (m.ok) w.versions.add(version);
-        resolve(m);
-      });
-      w.send({ t: "load", version, file });
-    });
+  /**
+   * Loads a build in every worker (so none loads it on an execution's time) and reads its
+   * definition from the first; a worker that replaces a stopped one loads it when first used.
+   */
+  private async describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
+    const results = await Promise.all(
+      this.pool.workers.map(
+        (w) =>
+          new Promise<Extract<FromWorker, { t: "loaded" }>>((resolve) => {
+            this.loads.set(`${w.id}:${version}`, (m) => {
+              if (m.ok) w.versions.add(version);
+              resolve(m);
+            });
+            w.send({ t: "load", version, file });
+          }),
+      ),
+    );
+    return results[0];
   }
 
   private ensureSystemInstance(meta: IntegrationMeta): void {
@@ -322,8 +331,8 @@ export class Runtime extends EventEmitter {
     for (const m of messages) {
       switch (m.t) {
         case "loaded":
-          this.loads.get(m.version)?.(m);
-          this.loads.delete(m.version);
+          this.loads.get(`${w.id}:${m.version}`)?.(m);
+          this.loads.delete(`${w.id}:${m.version}`);
           break;
         case "started":
           this.store.started(m.id, m.at, this.running.get(m.id)?.version ?? this.build.versionNumber);
@@ -375,6 +384,9 @@ export class Runtime extends EventEmitter {
   }
 
   private workerStopped(w: PoolWorker, stop: WorkerStop): void {
+    for (const [key, answer] of this.loads) {
+      if (key.startsWith(`${w.id}:`)) answer({ t: "loaded", version: 0, ok: false, error: `the worker stopped while loading: ${stop.reason}` });
+    }
     const ids = [...w.running];
     const culprit = stop.culprit ?? (ids.length === 1 ? ids[0] : null);
     for (const id of ids) {

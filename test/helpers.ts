@@ -1,0 +1,153 @@
+import { ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { decode } from "@msgpack/msgpack";
+import { Served, ServeOptions, serve } from "../server/src/serve";
+import { ExecutionRecord, StepRecord } from "../server/src/store/executions";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const CLI = path.join(ROOT, "dist", "cli.js");
+const WORKER = path.join(ROOT, "dist", "worker.js");
+/** Inside the repository, so fixtures resolve @prismatic-io/spectral from its node_modules. */
+const TMP = path.join(ROOT, ".test-tmp");
+
+/** A fresh copy of a fixture workspace (tests may edit it). */
+export function copyFixture(name: string): string {
+  const dir = path.join(TMP, `${name}-${randomUUID().slice(0, 8)}`);
+  fs.cpSync(path.join(ROOT, "test", "fixtures", name), dir, { recursive: true });
+  return dir;
+}
+
+export function tmpDir(label: string): string {
+  const dir = path.join(TMP, `${label}-${randomUUID().slice(0, 8)}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export interface TestServer extends Served {
+  workspace: string;
+  dataDir: string;
+  lines: string[];
+  /** Test webhook URL of each flow, by flow name. */
+  flows: Record<string, string>;
+  waitForEnd(id: string, timeoutMs?: number): Promise<ExecutionRecord>;
+  step(x: ExecutionRecord, name: StepRecord["stepName"]): { data: unknown; contentType?: string };
+}
+
+/** `refract serve` in this process (real HTTP, real workers), with test-friendly defaults. */
+export async function startServer(workspace: string, overrides: Partial<ServeOptions> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? path.join(workspace, ".refract");
+  const lines: string[] = [];
+  const served = await serve(
+    {
+      workspace,
+      port: 0,
+      portIsDefault: false,
+      host: "127.0.0.1",
+      dataDir,
+      executionTimeoutS: 900,
+      syncTimeoutS: 30,
+      memoryLimitMb: 256,
+      workers: 2,
+      maxBodyMb: 6,
+      maxConcurrency: 500,
+      json: true,
+      workerScript: WORKER,
+      ...overrides,
+    },
+    (line) => lines.push(line),
+  );
+  const ready = JSON.parse(lines[0]);
+  const flows: Record<string, string> = {};
+  for (const f of ready.integrations[0]?.flows ?? []) flows[f.name] = f.testUrl;
+  const store = served.runtime.store;
+  return {
+    ...served,
+    workspace,
+    dataDir,
+    lines,
+    flows,
+    waitForEnd: (id, timeoutMs = 20_000) =>
+      waitFor(() => {
+        const x = store.executions.get(id);
+        return x && x.endedAt !== null ? x : undefined;
+      }, timeoutMs),
+    step(x, name) {
+      const s = x.steps.find((st) => st.stepName === name);
+      if (!s) throw new Error(`execution has no ${name} step result`);
+      return decode(store.readBlob(x, s.result)!) as { data: unknown; contentType?: string };
+    },
+  };
+}
+
+export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 20_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function post(url: string, body: string | Buffer | undefined, headers: Record<string, string> = {}, method = "POST") {
+  const res = await fetch(url, { method, body, headers });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export const postJson = (url: string, value: unknown, headers: Record<string, string> = {}) =>
+  post(url, JSON.stringify(value), { "content-type": "application/json", ...headers });
+
+/** `refract serve` as a child process, for what only a real process shows (signals, locks, exit codes). */
+export class ServeProcess {
+  readonly stdout: string[] = [];
+  stderr = "";
+  readonly exited: Promise<number | null>;
+  readonly child: ChildProcess;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    this.child.stdout!.on("data", (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop()!;
+      this.stdout.push(...parts);
+    });
+    this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+  }
+
+  line(predicate: (l: string) => boolean, timeoutMs = 30_000): Promise<string> {
+    return waitFor(() => this.stdout.find(predicate), timeoutMs, "an output line");
+  }
+
+  async json(event: string, predicate: (o: any) => boolean = () => true, timeoutMs = 30_000): Promise<any> {
+    const parse = (l: string) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return undefined;
+      }
+    };
+    const l = await this.line((l) => parse(l)?.event === event && predicate(parse(l)), timeoutMs);
+    return JSON.parse(l);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Cleans the scratch folder once the whole run is over. */
+export function cleanTmp(): void {
+  fs.rmSync(TMP, { recursive: true, force: true });
+}

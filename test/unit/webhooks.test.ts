@@ -1,0 +1,242 @@
+import * as assert from "node:assert/strict";
+import * as net from "node:net";
+import { TestServer, copyFixture, post, postJson, startServer, waitFor } from "../helpers";
+
+/** Raw HTTP, for requests fetch will not send (odd headers, broken framing). */
+function rawRequest(port: number, text: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(text));
+    let answer = "";
+    socket.on("data", (d) => (answer += d.toString()));
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+    setTimeout(() => (socket.destroy(), resolve(answer)), 3000);
+  });
+}
+
+describe("webhooks (INTERFACES.md §2)", function () {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer(copyFixture("basic"), { syncTimeoutS: 1, maxBodyMb: 1 });
+  });
+  after(() => s.stop());
+
+  it("accepts an async request, answers with the execution id, and stores the execution with both step results and its logs", async () => {
+    const res = await postJson(`${s.flows["Echo"]}/orders/42?source=test&x=1`, { order: 1 }, { "X-Custom-Header": "Kept-Casing" });
+    assert.equal(res.status, 200);
+    const id = res.json.executionId;
+    assert.ok(id);
+    assert.equal(res.headers.get("prismatic-executionid"), id);
+    // Found right after the answer, before it ends.
+    assert.ok(s.runtime.store.executions.get(id));
+
+    const x = await s.waitForEnd(id);
+    assert.equal(x.status, "SUCCESS");
+    assert.equal(x.resultType, "COMPLETED");
+    assert.equal(x.invokeType, "INTEGRATION_FLOW_TEST");
+    assert.equal(x.isTestExecution, true);
+    assert.equal(x.error, null);
+    assert.equal(x.versionNumber, s.runtime.build.versionNumber);
+    assert.ok(x.runStartedAt! >= x.startedAt && x.endedAt! >= x.runStartedAt!);
+
+    const trigger = s.step(x, "onTrigger");
+    assert.equal(trigger.contentType, "application/json");
+    assert.equal(typeof trigger.data, "string", "JSON step results are stored as a string holding the JSON text");
+    const payload = JSON.parse(trigger.data as string);
+    assert.deepEqual(payload.body.data, { order: 1 });
+    assert.equal(payload.pathFragment, "orders/42");
+    assert.deepEqual(payload.queryParameters, { source: "test", x: "1" });
+    assert.equal(payload.headers["X-Custom-Header"], "Kept-Casing");
+
+    const result = JSON.parse(s.step(x, "onExecution").data as string);
+    assert.deepEqual(result.body, { order: 1 });
+    assert.equal(result.executionId, id);
+    assert.equal(result.configVars["Api Base"], "https://example.test");
+    assert.equal(result.configVars["Verbose"], true);
+    assert.equal(result.customer.name, "Refract Test Customer");
+    assert.equal(result.flow.name, "Echo");
+    assert.equal(result.webhookUrls["Echo"], s.flows["Echo"]);
+    assert.equal(result.invokeUrl, `${s.flows["Echo"]}/orders/42?source=test&x=1`);
+
+    const logs = s.runtime.store.readLogs(x);
+    assert.match(logs[0].message, /^Starting Instance Execution/);
+    assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    const bySeverity = (sev: string) => logs.filter((l) => l.severity === sev).map((l) => l.message);
+    assert.ok(bySeverity("TRACE").includes("trace line"));
+    assert.ok(bySeverity("DEBUG").includes("debug line"));
+    assert.ok(bySeverity("INFO").includes("info line { n: 1 }"));
+    assert.ok(bySeverity("WARN").includes("warn line"));
+    assert.ok(bySeverity("ERROR").includes("error line"));
+    assert.ok(bySeverity("METRIC").length === 1);
+    assert.ok(bySeverity("INFO").includes("console line"), "console.log is captured");
+    assert.ok(bySeverity("WARN").includes("console warn line"), "console.warn is captured");
+    assert.ok(bySeverity("WARN").some((m) => m.includes("Api Secret")), "a WARN names required config variables without a value");
+    assert.ok(logs.every((l) => l.executionId === id));
+    assert.ok(logs.filter((l) => l.message === "info line { n: 1 }").every((l) => l.stepName === "onExecution"));
+  });
+
+  it("runs many requests to one flow concurrently", async () => {
+    const ids = await Promise.all(Array.from({ length: 12 }, () => postJson(`${s.flows["Echo"]}?sleep=400`, {}).then((r) => r.json.executionId as string)));
+    const runs = await Promise.all(ids.map((id) => s.waitForEnd(id)));
+    assert.ok(runs.every((x) => x.status === "SUCCESS"));
+    // Every run overlaps every other: they were all running at one moment.
+    const latestStart = Math.max(...runs.map((x) => x.runStartedAt!));
+    const earliestEnd = Math.min(...runs.map((x) => x.endedAt!));
+    assert.ok(latestStart < earliestEnd, "the executions did not all run at the same time");
+  });
+
+  it("runs a flow whose JSON body does not parse, with the raw text as the body", async () => {
+    const res = await post(s.flows["Echo"], '{"broken": ', { "content-type": "application/json" });
+    const x = await s.waitForEnd(res.json.executionId);
+    assert.equal(x.status, "SUCCESS");
+    assert.equal(JSON.parse(s.step(x, "onExecution").data as string).body, '{"broken": ');
+  });
+
+  it("takes empty, binary and non-UTF-8 bodies", async () => {
+    const empty = await post(s.flows["Echo"], undefined, {}, "GET");
+    assert.equal(empty.status, 200);
+    const xe = await s.waitForEnd(empty.json.executionId);
+    assert.equal(JSON.parse(s.step(xe, "onExecution").data as string).rawLength, 0);
+
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]);
+    const bin = await post(s.flows["Echo"], png, { "content-type": "image/png" }, "PUT");
+    const xb = await s.waitForEnd(bin.json.executionId);
+    assert.deepEqual(JSON.parse(s.step(xb, "onExecution").data as string).body, { buffer: png.length });
+
+    const latin1 = Buffer.from("café", "latin1");
+    const odd = await post(s.flows["Echo"], latin1, {}, "PATCH");
+    const xo = await s.waitForEnd(odd.json.executionId);
+    assert.equal(xo.status, "SUCCESS");
+    assert.deepEqual(JSON.parse(s.step(xo, "onExecution").data as string).body, { buffer: latin1.length }, "bytes that are not UTF-8 reach the flow as a Buffer");
+  });
+
+  it("stores binary step results as MessagePack bin with their content type", async () => {
+    const res = await post(s.flows["Binary"], "x");
+    const x = await s.waitForEnd(res.json.executionId);
+    const step = s.step(x, "onExecution");
+    assert.equal(step.contentType, "image/png");
+    assert.ok(step.data instanceof Uint8Array);
+    assert.deepEqual(Buffer.from(step.data as Uint8Array), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]));
+  });
+
+  it("answers a synchronous flow with its result, status, content type and headers", async () => {
+    const res = await postJson(s.flows["Sync Echo"], { name: "refract" });
+    assert.equal(res.status, 201);
+    assert.equal(res.text, "<ok>refract</ok>");
+    assert.equal(res.headers.get("content-type"), "application/xml");
+    assert.equal(res.headers.get("x-flow"), "sync");
+    const id = res.headers.get("prismatic-executionid")!;
+    assert.equal((await s.waitForEnd(id)).status, "SUCCESS");
+  });
+
+  it("answers 500 with the error when a synchronous execution fails", async () => {
+    const res = await postJson(`${s.flows["Sync Echo"]}?fail=1`, {});
+    assert.equal(res.status, 500);
+    assert.equal(res.json.error, "sync flow failed on request");
+    assert.equal(res.json.executionId, res.headers.get("prismatic-executionid"));
+    assert.equal((await s.waitForEnd(res.json.executionId)).status, "ERROR");
+  });
+
+  it("answers 504 when a synchronous execution passes --sync-timeout, and lets it finish", async () => {
+    const res = await postJson(`${s.flows["Sync Echo"]}?sleep=1500`, {});
+    assert.equal(res.status, 504);
+    assert.match(res.json.error, /--sync-timeout/);
+    const x = await s.waitForEnd(res.json.executionId);
+    assert.equal(x.status, "SUCCESS");
+  });
+
+  it("makes an async flow synchronous with the prismatic-synchronous header", async () => {
+    const res = await postJson(s.flows["Echo"], { hello: "sync" }, { "prismatic-synchronous": "true" });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.body, { hello: "sync" });
+  });
+
+  it("answers with the trigger's own response when onTrigger returns one", async () => {
+    const res = await postJson(s.flows["Custom Response"], {});
+    assert.equal(res.status, 202);
+    assert.equal(res.text, "accepted by trigger");
+    assert.equal(res.headers.get("x-trigger"), "yes");
+    const x = await s.waitForEnd(res.headers.get("prismatic-executionid")!);
+    assert.equal(x.status, "SUCCESS");
+    assert.equal(s.step(x, "onExecution").data, "done");
+  });
+
+  it("answers 500 and records ERROR when a custom trigger throws", async () => {
+    const res = await postJson(s.flows["Trigger Throws"], {});
+    assert.equal(res.status, 500);
+    assert.equal(res.json.error, "trigger exploded");
+    const x = await s.waitForEnd(res.json.executionId);
+    assert.equal(x.status, "ERROR");
+    assert.equal(x.steps.length, 1);
+    assert.equal(x.steps[0].hasError, true);
+  });
+
+  it("answers 404 for an unknown flow config, and for a malformed id", async () => {
+    const unknown = await postJson(s.flows["Echo"].replace(/trigger\/.*/, "trigger/SW5zdGFuY2VGbG93Q29uZmlnOm5vcGU="), {});
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.json.error, /No flow config/);
+    const malformed = await post(s.url + "/trigger/%E0%A4%A", "x");
+    assert.equal(malformed.status, 404);
+    const elsewhere = await post(s.url + "/nothing", "x");
+    assert.equal(elsewhere.status, 404);
+  });
+
+  it("answers 405 to methods webhooks do not take", async () => {
+    const res = await post(s.flows["Echo"], undefined, {}, "OPTIONS");
+    assert.equal(res.status, 405);
+    assert.match(res.headers.get("allow")!, /POST/);
+  });
+
+  it("answers 413 to a body over --max-body, declared or streamed, and keeps serving", async () => {
+    const big = Buffer.alloc(1024 * 1024 + 1, 0x61);
+    const declared = await post(s.flows["Echo"], big, { "content-type": "text/plain" });
+    assert.equal(declared.status, 413);
+    assert.match(declared.json.error, /--max-body/);
+    const port = Number(new URL(s.url).port);
+    const path = new URL(s.flows["Echo"]).pathname;
+    const chunked = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(1024 * 1024 + 10).toString(16)}\r\n${"a".repeat(1024 * 1024 + 10)}\r\n0\r\n\r\n`);
+    assert.match(chunked, /^HTTP\/1.1 413/);
+    assert.equal((await postJson(s.flows["Echo"], {})).status, 200);
+  });
+
+  it("answers oversized and malformed headers with a JSON error", async () => {
+    const port = Number(new URL(s.url).port);
+    const path = new URL(s.flows["Echo"]).pathname;
+    const huge = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1.1 431/);
+    assert.match(huge, /too large/);
+    const broken = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n`);
+    assert.match(broken, /^HTTP\/1.1 400/);
+    // Odd but legal: repeated headers are joined, empty values kept, casing kept.
+    const res = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nX-Dup: a\r\nX-Dup: b\r\nX-Empty:\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const id = JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4)).executionId;
+    const x = await s.waitForEnd(id);
+    const headers = JSON.parse(s.step(x, "onExecution").data as string).headers;
+    assert.equal(headers["X-Dup"], "a, b");
+    assert.equal(headers["X-Empty"], "");
+  });
+
+  it("answers 409 while the instance is disabled, and runs again once enabled", async () => {
+    const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+    s.runtime.instances.setEnabled(system.id, false);
+    try {
+      const res = await postJson(s.flows["Echo"], {});
+      assert.equal(res.status, 409);
+      assert.match(res.json.error, /disabled/);
+    } finally {
+      s.runtime.instances.setEnabled(system.id, true);
+    }
+    assert.equal((await postJson(s.flows["Echo"], {})).status, 200);
+  });
+
+  it("records the execution's flow, instance and customer, and prints one line per finished execution", async () => {
+    const res = await postJson(s.flows["Echo"], {});
+    const x = await s.waitForEnd(res.json.executionId);
+    const line = await waitFor(() => s.lines.map((l) => JSON.parse(l)).find((o) => o.event === "execution" && o.id === x.id));
+    assert.equal(line.flow, "Echo");
+    assert.equal(line.status, "SUCCESS");
+    assert.equal(line.instance, x.instanceId);
+    assert.equal(line.invokeType, "INTEGRATION_FLOW_TEST");
+    assert.equal(typeof line.durationMs, "number");
+  });
+});
