@@ -73,6 +73,7 @@ export class Loader {
           format: "cjs",
           target: "node20",
           sourcemap: "inline",
+          sourcesContent: false,
           write: false,
           outfile: path.join(this.outDir, "bundle.js"),
           absWorkingDir: this.workspace,

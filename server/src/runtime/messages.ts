@@ -3,6 +3,16 @@
 
 import { StepName } from "../../../protocol/executions";
 
+/**
+ * What a worker's thread is doing, shared memory it writes before and after every callback:
+ * [slot of the execution whose code runs, 1 while a callback runs, callbacks run so far]. A
+ * thread stuck in one callback shows the same count twice with busy set: that slot blocks it.
+ */
+export const ACTIVITY_SLOT = 0;
+export const ACTIVITY_BUSY = 1;
+export const ACTIVITY_TICKS = 2;
+
+
 /** What a flow config gives every execution's context; sent once per worker and kept by key. */
 export interface ContextBase {
   configVars: Record<string, unknown>;
@@ -44,6 +54,8 @@ export type ToWorker =
   | {
       t: "run";
       id: string;
+      /** A small number naming the execution in the worker's activity slots (pool.ts). */
+      slot: number;
       version: number;
       contextKey: string;
       triggerKey: string | null;

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { FromWorker, ToWorker } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } from "./messages";
 
 export interface PoolOptions {
   script: string;
@@ -15,6 +15,10 @@ export interface WorkerStop {
 
 export class PoolWorker {
   readonly running = new Set<string>();
+  /** Running executions by their activity slot. */
+  readonly slots = new Map<number, string>();
+  /** The callback count at the last look, to tell a stuck thread from a busy one. */
+  lastTicks = -1;
   readonly versions = new Set<number>();
   readonly contexts = new Set<string>();
   /** Set before the pool terminates the worker on purpose, or when user code ends it. */
@@ -25,8 +29,19 @@ export class PoolWorker {
   /** The thread's id, kept because the Worker object forgets it once the thread ends. */
   readonly id: number;
 
-  constructor(readonly thread: Worker) {
+  constructor(
+    readonly thread: Worker,
+    readonly activity: Int32Array,
+  ) {
     this.id = thread.threadId;
+  }
+
+  /** The execution whose code has held the thread since the last look, if any. */
+  blockedBy(): string | undefined {
+    const ticks = Atomics.load(this.activity, ACTIVITY_TICKS);
+    const stuck = ticks === this.lastTicks && Atomics.load(this.activity, ACTIVITY_BUSY) === 1;
+    this.lastTicks = ticks;
+    return stuck ? this.slots.get(Atomics.load(this.activity, ACTIVITY_SLOT)) : undefined;
   }
 
   send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -62,12 +77,14 @@ export class WorkerPool {
   }
 
   private spawn(): PoolWorker {
+    const activity = new Int32Array(new SharedArrayBuffer(3 * 4));
     const thread = new Worker(this.options.script, {
+      workerData: { activity },
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb },
       stdout: false,
       stderr: false,
     });
-    const w = new PoolWorker(thread);
+    const w = new PoolWorker(thread, activity);
     thread.on("message", (messages: FromWorker[]) => {
       for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };
       this.onMessages(w, messages);

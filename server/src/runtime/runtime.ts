@@ -50,6 +50,7 @@ interface Pending extends ExecutionWaiters {
   record: ExecutionRecord;
   request: TriggerRequest;
   worker: PoolWorker | null;
+  slot: number;
   version: number;
   deadline: number;
 }
@@ -80,6 +81,7 @@ export class Runtime extends EventEmitter {
   private readonly contexts = new Map<string, ContextBase>();
   private bundleFile: string | null = null;
   private contextRevision = 0;
+  private lastSlot = 0;
   private sweep: NodeJS.Timeout;
   private recovered: string[] = [];
   /** Waiting for a worker's answer to a load, by `<threadId>:<version>`. */
@@ -232,7 +234,7 @@ export class Runtime extends EventEmitter {
       startedAt,
     } as const;
     const journaled = this.store.accept(record, requestEncoder.encode(request));
-    const pending: Pending = { ...waiters, record: this.store.executions.get(record.id)!, request, worker: null, version: 0, deadline: 0 };
+    const pending: Pending = { ...waiters, record: this.store.executions.get(record.id)!, request, worker: null, slot: 0, version: 0, deadline: 0 };
     this.queue.push(pending);
     this.pump();
     await journaled;
@@ -259,7 +261,7 @@ export class Runtime extends EventEmitter {
         if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
         continue;
       }
-      this.queue.push({ record, request: requestDecoder.decode(request) as TriggerRequest, worker: null, version: 0, deadline: 0 });
+      this.queue.push({ record, request: requestDecoder.decode(request) as TriggerRequest, worker: null, slot: 0, version: 0, deadline: 0 });
     }
     this.recovered = [];
   }
@@ -281,9 +283,12 @@ export class Runtime extends EventEmitter {
       w.send({ t: "context", key: contextKey, base: this.contextBase(contextKey, fc, instance, flow) });
       w.contexts.add(contextKey);
     }
-    w.send({ t: "run", id: x.id, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, startedAt: x.startedAt, request: p.request });
+    const slot = (this.lastSlot = (this.lastSlot % 2_000_000_000) + 1);
+    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, startedAt: x.startedAt, request: p.request });
     w.running.add(x.id);
+    w.slots.set(slot, x.id);
     p.worker = w;
+    p.slot = slot;
     p.version = version;
     p.deadline = Date.now() + this.options.executionTimeoutS * 1000;
     this.running.set(x.id, p);
@@ -360,6 +365,7 @@ export class Runtime extends EventEmitter {
     if (!p) return;
     this.running.delete(id);
     p.worker?.running.delete(id);
+    p.worker?.slots.delete(p.slot);
     this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     if (error && p.onTrigger && !p.record.steps.some((s) => s.stepName === "onTrigger")) p.onTrigger = undefined;
     p.onEnd?.({ error, response });
@@ -385,7 +391,9 @@ export class Runtime extends EventEmitter {
 
   private workerStopped(w: PoolWorker, stop: WorkerStop): void {
     for (const [key, answer] of this.loads) {
-      if (key.startsWith(`${w.id}:`)) answer({ t: "loaded", version: 0, ok: false, error: `the worker stopped while loading: ${stop.reason}` });
+      if (!key.startsWith(`${w.id}:`)) continue;
+      this.loads.delete(key);
+      answer({ t: "loaded", version: 0, ok: false, error: `the worker stopped while loading: ${stop.reason}` });
     }
     const ids = [...w.running];
     const culprit = stop.culprit ?? (ids.length === 1 ? ids[0] : null);
@@ -400,12 +408,25 @@ export class Runtime extends EventEmitter {
     }
   }
 
+  /**
+   * Ends a worker once one of its executions passes the time limit. JavaScript cannot be stopped
+   * inside a thread, so the worker goes; when another execution's code is holding the thread
+   * (it has not yielded since the last look), that one is named as the cause.
+   */
   private enforceTimeLimits(): void {
     const now = Date.now();
-    for (const p of this.running.values()) {
-      if (p.worker && now > p.deadline && !p.worker.stop) {
-        this.pool.terminate(p.worker, { culprit: p.record.id, reason: `it exceeded the time limit of ${this.options.executionTimeoutS} s (--execution-timeout)` });
-      }
+    const limit = `the time limit of ${this.options.executionTimeoutS} s (--execution-timeout)`;
+    for (const w of this.pool.workers) {
+      const blocker = w.blockedBy();
+      if (w.stop) continue;
+      const late = [...w.running].find((id) => now > this.running.get(id)!.deadline);
+      if (!late) continue;
+      this.pool.terminate(
+        w,
+        blocker && blocker !== late
+          ? { culprit: blocker, reason: `its code held the worker's thread without yielding, so execution ${late} could not finish within ${limit}` }
+          : { culprit: late, reason: `it exceeded ${limit}` },
+      );
     }
   }
 

@@ -3,12 +3,12 @@
 // thread only appends bytes. An execution's identity follows its async work through
 // AsyncLocalStorage, so `console.*`, `process.exit` and stray exceptions are pinned to it.
 
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage, createHook } from "node:async_hooks";
 import { format } from "node:util";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { Encoder } from "@msgpack/msgpack";
 import { Severity, StepName } from "../../../protocol/executions";
-import { ContextBase, FlowResponse, FromWorker, ToWorker, TriggerRequest } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, ToWorker, TriggerRequest } from "./messages";
 
 process.setSourceMapsEnabled(true);
 
@@ -21,6 +21,7 @@ interface Bundle {
 
 interface Running {
   id: string;
+  slot: number;
   stepName: StepName;
   logs: string;
 }
@@ -30,6 +31,20 @@ const bundles = new Map<number, Bundle>();
 const contexts = new Map<string, ContextBase>();
 const current = new AsyncLocalStorage<Running>();
 const encoder = new Encoder({ ignoreUndefined: true });
+
+// Tell the main thread whose code runs, so a thread that never yields can be pinned to one
+// execution (pool.ts, PoolWorker.blockedBy).
+const activity: Int32Array = workerData.activity;
+createHook({
+  before() {
+    Atomics.store(activity, ACTIVITY_SLOT, current.getStore()?.slot ?? 0);
+    Atomics.store(activity, ACTIVITY_BUSY, 1);
+    Atomics.add(activity, ACTIVITY_TICKS, 1);
+  },
+  after() {
+    Atomics.store(activity, ACTIVITY_BUSY, 0);
+  },
+}).enable();
 
 // ---------------------------------------------------------------- outbox: one postMessage per tick
 let outbox: FromWorker[] = [];
@@ -156,7 +171,7 @@ function parseBody(body: Buffer, contentType: string): unknown {
 
 // ---------------------------------------------------------------- running an execution
 async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
-  const r: Running = { id: msg.id, stepName: "onTrigger", logs: "" };
+  const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
   const startedAtIso = new Date(msg.startedAt).toISOString();
   const logger = makeLogger(r);
   const state = { instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} };
@@ -199,6 +214,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
   });
 
   await current.run(r, async () => {
+    Atomics.store(activity, ACTIVITY_SLOT, r.slot); // its first step runs inside this callback
     const began = Date.now();
     post({ t: "started", id: msg.id, at: began });
     logger.info("Starting Instance Execution...");

@@ -1,0 +1,94 @@
+import * as assert from "node:assert/strict";
+import { TestServer, copyFixture, postJson, startServer } from "../helpers";
+
+/** What user code does wrong must end its execution in ERROR, say which, and leave the server serving. */
+describe("isolation and limits (INTERFACES.md §4)", function () {
+  let s: TestServer;
+  before(async () => {
+    // One worker, so executions share it; small limits so breaches come quickly.
+    s = await startServer(copyFixture("basic"), { workers: 1, executionTimeoutS: 2, memoryLimitMb: 128 });
+  });
+  after(() => s.stop());
+
+  async function run(flow: string, query = "") {
+    const res = await postJson(`${s.flows[flow]}${query}`, {});
+    assert.equal(res.status, 200, res.text);
+    return s.waitForEnd(res.json.executionId, 30_000);
+  }
+
+  async function stillServes() {
+    const x = await run("Echo");
+    assert.equal(x.status, "SUCCESS");
+  }
+
+  it("a throw ends the execution in ERROR with the message and a stack mapped to the TypeScript source", async () => {
+    const x = await run("Throws");
+    assert.equal(x.status, "ERROR");
+    assert.equal(x.resultType, "ERROR");
+    assert.equal(x.error, "boom from the flow");
+    const step = JSON.parse(s.step(x, "onExecution").data as string);
+    assert.equal(step.error, "boom from the flow");
+    assert.match(step.stack, /src\/index\.ts:\d+:\d+/, "the stack points into the TypeScript source");
+    const logs = s.runtime.store.readLogs(x);
+    assert.ok(logs.some((l) => l.severity === "ERROR" && l.message.includes("boom from the flow") && /index\.ts:\d+/.test(l.message)));
+    assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    await stillServes();
+  });
+
+  it("a rejected promise with a non-Error value ends the execution in ERROR", async () => {
+    const x = await run("Rejects With String");
+    assert.equal(x.status, "ERROR");
+    assert.equal(x.error, "plain string rejection");
+  });
+
+  it("a failed network call ends the execution in ERROR with the cause", async () => {
+    const x = await run("Network");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /fetch failed/);
+    await stillServes();
+  });
+
+  it("a Prismatic component call fails with an error naming the component and action", async () => {
+    const x = await run("Component");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /slack\.postMessage/);
+    assert.match(x.error!, /not available locally/);
+  });
+
+  it("process.exit() ends only its execution and worker; the server keeps serving", async () => {
+    const x = await run("Exits");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /process\.exit\(3\) was called/);
+    const logs = s.runtime.store.readLogs(x);
+    assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    await stillServes();
+  });
+
+  it("an exception outside the execution's promise chain is pinned to its execution", async () => {
+    const x = await run("Uncaught");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /uncaught exception.*thrown from a timer/s);
+    await stillServes();
+  });
+
+  it("the time limit ends a loop that never yields, and the executions sharing its worker say which one stopped it", async () => {
+    const bystander = await postJson(`${s.flows["Echo"]}?sleep=10000`, {});
+    // Let the bystander start before the loop takes the worker's only thread.
+    await new Promise((r) => setTimeout(r, 200));
+    const hang = await postJson(s.flows["Hangs"], {});
+    const x = await s.waitForEnd(hang.json.executionId, 30_000);
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /time limit of 2 s/);
+    const other = await s.waitForEnd(bystander.json.executionId, 30_000);
+    assert.equal(other.status, "ERROR");
+    assert.ok(other.error!.includes(x.id), `the bystander's error names the culprit: ${other.error}`);
+    await stillServes();
+  });
+
+  it("a memory bomb hits the worker's heap limit; the execution says so and the server keeps serving", async () => {
+    const x = await run("Memory Bomb");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /heap limit/);
+    await stillServes();
+  });
+});
