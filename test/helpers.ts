@@ -32,7 +32,7 @@ export interface TestServer extends Served {
   /** Test webhook URL of each flow, by flow name. */
   flows: Record<string, string>;
   waitForEnd(id: string, timeoutMs?: number): Promise<ExecutionRecord>;
-  step(x: ExecutionRecord, name: StepRecord["stepName"]): { data: unknown; contentType?: string };
+  step(x: ExecutionRecord, name: StepRecord["stepName"]): Promise<{ data: unknown; contentType?: string }>;
 }
 
 /** `refract serve` in this process (real HTTP, real workers), with test-friendly defaults. */
@@ -73,10 +73,10 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
         const x = store.executions.get(id);
         return x && x.endedAt !== null ? x : undefined;
       }, timeoutMs),
-    step(x, name) {
+    async step(x, name) {
       const s = x.steps.find((st) => st.stepName === name);
       if (!s) throw new Error(`execution has no ${name} step result`);
-      return decode(store.readBlob(x, s.result)!) as { data: unknown; contentType?: string };
+      return decode((await store.readBlob(x, s.result))!) as { data: unknown; contentType?: string };
     },
   };
 }

@@ -39,7 +39,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(x.versionNumber, s.runtime.build.versionNumber);
     assert.ok(x.runStartedAt! >= x.startedAt && x.endedAt! >= x.runStartedAt!);
 
-    const trigger = s.step(x, "onTrigger");
+    const trigger = (await s.step(x, "onTrigger"));
     assert.equal(trigger.contentType, "application/json");
     assert.equal(typeof trigger.data, "string", "JSON step results are stored as a string holding the JSON text");
     const payload = JSON.parse(trigger.data as string);
@@ -48,7 +48,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.deepEqual(payload.queryParameters, { source: "test", x: "1" });
     assert.equal(payload.headers["X-Custom-Header"], "Kept-Casing");
 
-    const result = JSON.parse(s.step(x, "onExecution").data as string);
+    const result = JSON.parse((await s.step(x, "onExecution")).data as string);
     assert.deepEqual(result.body, { order: 1 });
     assert.equal(result.executionId, id);
     assert.equal(result.configVars["Api Base"], "https://example.test");
@@ -58,7 +58,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(result.webhookUrls["Echo"], s.flows["Echo"]);
     assert.equal(result.invokeUrl, `${s.flows["Echo"]}/orders/42?source=test&x=1`);
 
-    const logs = s.runtime.store.readLogs(x);
+    const logs = await s.runtime.store.readLogs(x);
     assert.match(logs[0].message, /^Starting Instance Execution/);
     assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
     const bySeverity = (sev: string) => logs.filter((l) => l.severity === sev).map((l) => l.message);
@@ -89,31 +89,31 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const res = await post(s.flows["Echo"], '{"broken": ', { "content-type": "application/json" });
     const x = await s.waitForEnd(res.json.executionId);
     assert.equal(x.status, "SUCCESS");
-    assert.equal(JSON.parse(s.step(x, "onExecution").data as string).body, '{"broken": ');
+    assert.equal(JSON.parse((await s.step(x, "onExecution")).data as string).body, '{"broken": ');
   });
 
   it("takes empty, binary and non-UTF-8 bodies", async () => {
     const empty = await post(s.flows["Echo"], undefined, {}, "GET");
     assert.equal(empty.status, 200);
     const xe = await s.waitForEnd(empty.json.executionId);
-    assert.equal(JSON.parse(s.step(xe, "onExecution").data as string).rawLength, 0);
+    assert.equal(JSON.parse((await s.step(xe, "onExecution")).data as string).rawLength, 0);
 
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]);
     const bin = await post(s.flows["Echo"], png, { "content-type": "image/png" }, "PUT");
     const xb = await s.waitForEnd(bin.json.executionId);
-    assert.deepEqual(JSON.parse(s.step(xb, "onExecution").data as string).body, { buffer: png.length });
+    assert.deepEqual(JSON.parse((await s.step(xb, "onExecution")).data as string).body, { buffer: png.length });
 
     const latin1 = Buffer.from("café", "latin1");
     const odd = await post(s.flows["Echo"], latin1, {}, "PATCH");
     const xo = await s.waitForEnd(odd.json.executionId);
     assert.equal(xo.status, "SUCCESS");
-    assert.deepEqual(JSON.parse(s.step(xo, "onExecution").data as string).body, { buffer: latin1.length }, "bytes that are not UTF-8 reach the flow as a Buffer");
+    assert.deepEqual(JSON.parse((await s.step(xo, "onExecution")).data as string).body, { buffer: latin1.length }, "bytes that are not UTF-8 reach the flow as a Buffer");
   });
 
   it("stores binary step results as MessagePack bin with their content type", async () => {
     const res = await post(s.flows["Binary"], "x");
     const x = await s.waitForEnd(res.json.executionId);
-    const step = s.step(x, "onExecution");
+    const step = (await s.step(x, "onExecution"));
     assert.equal(step.contentType, "image/png");
     assert.ok(step.data instanceof Uint8Array);
     assert.deepEqual(Buffer.from(step.data as Uint8Array), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]));
@@ -158,7 +158,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(res.headers.get("x-trigger"), "yes");
     const x = await s.waitForEnd(res.headers.get("prismatic-executionid")!);
     assert.equal(x.status, "SUCCESS");
-    assert.equal(s.step(x, "onExecution").data, "done");
+    assert.equal((await s.step(x, "onExecution")).data, "done");
   });
 
   it("answers 500 and records ERROR when a custom trigger throws", async () => {
@@ -211,7 +211,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const res = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nX-Dup: a\r\nX-Dup: b\r\nX-Empty:\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     const id = JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4)).executionId;
     const x = await s.waitForEnd(id);
-    const headers = JSON.parse(s.step(x, "onExecution").data as string).headers;
+    const headers = JSON.parse((await s.step(x, "onExecution")).data as string).headers;
     assert.equal(headers["X-Dup"], "a, b");
     assert.equal(headers["X-Empty"], "");
   });

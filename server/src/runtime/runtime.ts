@@ -209,11 +209,9 @@ export class Runtime extends EventEmitter {
    */
   async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}, invokeType?: InvokeType): Promise<{ id: string; flow: FlowDefinition }> {
     if (this.stopping) throw new TriggerRefused(503, "Refract is stopping");
+    if (!this.integration) throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
     const fc = this.instances.flowConfig(flowConfigId);
     if (!fc) throw new TriggerRefused(404, `No flow config with id ${flowConfigId}`);
-    if (!this.integration) {
-      throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
-    }
     const instance = this.instances.instance(fc.instanceId)!;
     const flow = this.flowById(fc.flowId);
     if (!flow) throw new TriggerRefused(404, `The flow of flow config ${flowConfigId} no longer exists in the integration`);
@@ -243,7 +241,7 @@ export class Runtime extends EventEmitter {
 
   /** Starts queued executions while there is room and the disk keeps up. */
   private pump(): void {
-    if (this.recovered.length && this.integration) this.requeueRecovered();
+    if (this.recovered.length && this.integration) void this.requeueRecovered();
     while (this.queue.length && this.integration && this.running.size < this.options.maxConcurrency) {
       if (this.store.pendingBytes > WRITE_BACKLOG_LIMIT) {
         void this.store.flushed().then(() => this.pump());
@@ -253,17 +251,20 @@ export class Runtime extends EventEmitter {
     }
   }
 
-  private requeueRecovered(): void {
-    for (const id of this.recovered) {
+  /** Executions accepted before a stop but never started run now, in the order they arrived. */
+  private async requeueRecovered(): Promise<void> {
+    const ids = this.recovered;
+    this.recovered = [];
+    for (const id of ids) {
       const record = this.store.executions.get(id);
-      const request = record?.request && this.store.readBlob(record, record.request);
+      const request = record?.request && (await this.store.readBlob(record, record.request));
       if (!record || !request) {
         if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
         continue;
       }
       this.queue.push({ record, request: requestDecoder.decode(request) as TriggerRequest, worker: null, slot: 0, version: 0, deadline: 0 });
     }
-    this.recovered = [];
+    this.pump();
   }
 
   private dispatch(p: Pending): void {

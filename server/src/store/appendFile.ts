@@ -55,6 +55,7 @@ export class AppendFile {
       for (const w of waiters) w(err ?? undefined);
       if (err) process.stderr.write(`refract: writing ${this.path} failed: ${err.message}\n`);
       if (this.batch.length > 0) this.flush();
+      else for (const w of this.batchWaiters.splice(0)) w(); // waited during the write, with nothing new
     };
     writeAll(this.fd, buffers, done);
   }

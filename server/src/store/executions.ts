@@ -213,16 +213,17 @@ export class ExecutionStore {
     if (x) this.day(x.day).logs.append(lines);
   }
 
-  readBlob(x: ExecutionRecord, ref: BlobRef): Buffer | null {
-    const file = path.join(this.root, x.day, "blobs.bin");
+  /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
+  async readBlob(x: ExecutionRecord, ref: BlobRef): Promise<Buffer | null> {
+    await this.days.get(x.day)?.blobs.flushed();
     try {
-      const fd = fs.openSync(file, "r");
+      const file = await fs.promises.open(path.join(this.root, x.day, "blobs.bin"), "r");
       try {
         const buf = Buffer.alloc(ref.length);
-        const n = fs.readSync(fd, buf, 0, ref.length, ref.offset);
-        return n === ref.length ? buf : null;
+        const { bytesRead } = await file.read(buf, 0, ref.length, ref.offset);
+        return bytesRead === ref.length ? buf : null;
       } finally {
-        fs.closeSync(fd);
+        await file.close();
       }
     } catch {
       return null;
@@ -230,15 +231,19 @@ export class ExecutionStore {
   }
 
   /** An execution's log lines in the order they were written. */
-  readLogs(x: ExecutionRecord): LogRecord[] {
-    const file = path.join(this.root, x.day, "logs.ndjson");
-    if (!fs.existsSync(file)) return [];
+  async readLogs(x: ExecutionRecord): Promise<LogRecord[]> {
+    await this.days.get(x.day)?.logs.flushed();
     const needle = JSON.stringify(x.id);
-    const out: LogRecord[] = [];
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-      if (line.includes(needle)) out.push(JSON.parse(line) as LogRecord);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(path.join(this.root, x.day, "logs.ndjson"), "utf8");
+    } catch {
+      return [];
     }
-    return out;
+    return text
+      .split("\n")
+      .filter((line) => line.includes(needle))
+      .map((line) => JSON.parse(line) as LogRecord);
   }
 
   /** Bytes appended but not yet handed to the OS, across all files: the backpressure signal. */

@@ -1,0 +1,227 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readDefinition } from "../../server/src/runtime/definition";
+import { findIntegration } from "../../server/src/runtime/loader";
+import { ROOT, TestServer, copyFixture, postJson, startServer, tmpDir, waitFor } from "../helpers";
+
+const lastBuild = (s: TestServer) =>
+  s.lines
+    .map((l) => JSON.parse(l))
+    .filter((o) => o.event === "build")
+    .pop();
+
+describe("loading the integration (spectral-runtime.md §1–2)", function () {
+  describe("finding it", () => {
+    it("takes a folder with .spectral/ or a package.json depending on spectral, with src/index.ts or --entry", () => {
+      const basic = path.join(ROOT, "test/fixtures/basic");
+      assert.deepEqual(findIntegration(basic), { entry: path.join(basic, "src/index.ts") });
+      const spectralOnly = tmpDir("spectral-folder");
+      fs.mkdirSync(path.join(spectralOnly, ".spectral"));
+      fs.mkdirSync(path.join(spectralOnly, "lib"));
+      fs.writeFileSync(path.join(spectralOnly, "lib/main.ts"), "");
+      assert.deepEqual(findIntegration(spectralOnly, "lib/main.ts"), { entry: path.join(spectralOnly, "lib/main.ts") });
+      assert.match((findIntegration(spectralOnly) as { error: string }).error, /src\/index\.ts does not exist \(use --entry\)/);
+    });
+
+    it("says why when a folder has no integration, or a package.json that is not JSON", () => {
+      assert.match((findIntegration(path.join(ROOT, "test/fixtures/no-integration")) as { error: string }).error, /no integration in .*\.spectral\/ folder or a package\.json/);
+      const bad = tmpDir("bad-package");
+      fs.writeFileSync(path.join(bad, "package.json"), "{ not json");
+      assert.match((findIntegration(bad) as { error: string }).error, /package\.json is not valid JSON/);
+    });
+  });
+
+  describe("reading the definition from codeNativeIntegrationYAML", () => {
+    it("reads flows, trigger kinds, function keys, schedules and config variables", () => {
+      const yaml = `
+definitionVersion: 7
+name: Demo
+requiredConfigVars:
+  - key: Api Base
+    stableKey: api-base
+    dataType: string
+    defaultValue: http://x
+  - key: Tags
+    stableKey: tags
+    dataType: string
+    collectionType: valuelist
+    defaultValue: '["a","b"]'
+flows:
+  - name: Nightly
+    stableKey: nightly
+    steps:
+      - name: On Trigger
+        isTrigger: true
+        action: { key: schedule, component: { key: schedule-triggers, isPublic: true } }
+        schedule: { type: value, value: "0 2 * * *", meta: { scheduleType: custom, timeZone: America/New_York } }
+      - name: On Execution
+        action: { key: nightly_onExecution, component: { key: KEY, isPublic: false } }
+  - name: Hook
+    stableKey: hook
+    isSynchronous: true
+    endpointSecurityType: customer_required
+    steps:
+      - name: On Trigger
+        isTrigger: true
+        action: { key: hook_onTrigger, component: { key: KEY, isPublic: false } }
+      - name: On Execution
+        action: { key: hook_onExecution, component: { key: KEY, isPublic: false } }
+  - name: Setup
+    stableKey: setup
+    steps:
+      - name: On Trigger
+        isTrigger: true
+        action: { key: instanceDeploy, component: { key: management-triggers, isPublic: true } }
+      - name: On Execution
+        action: { key: setup_onExecution, component: { key: KEY, isPublic: false } }
+`;
+      const d = readDefinition(yaml, "KEY");
+      assert.equal(d.name, "Demo");
+      assert.deepEqual(
+        d.flows.map((f) => [f.name, f.triggerKind, f.triggerKey, f.executionKey, f.isSynchronous]),
+        [
+          ["Nightly", "SCHEDULE", null, "nightly_onExecution", false],
+          ["Hook", "WEBHOOK", "hook_onTrigger", "hook_onExecution", true],
+          ["Setup", "INSTANCE_DEPLOY", null, "setup_onExecution", false],
+        ],
+      );
+      assert.deepEqual(d.flows[0].schedule, { type: "value", cron: "0 2 * * *", timeZone: "America/New_York" });
+      assert.equal(d.flows[1].endpointSecurityType, "customer_required");
+      assert.deepEqual(
+        d.configVars.map((v) => [v.key, v.defaultValue, v.collectionType]),
+        [
+          ["Api Base", "http://x", null],
+          ["Tags", '["a","b"]', "valuelist"],
+        ],
+      );
+      // Another load's key does not own these steps.
+      assert.throws(() => readDefinition(yaml, "OTHER"), /does not have the two steps/);
+    });
+
+    it("refuses YAML it cannot run, naming what is wrong", () => {
+      assert.throws(() => readDefinition("name: x", "K"), /no flows/);
+      const twin = (name: string) => `
+  - name: ${name}
+    stableKey: same
+    steps:
+      - { name: On Trigger, isTrigger: true, action: { key: webhook, component: { key: webhook-triggers, isPublic: true } } }
+      - { name: On Execution, action: { key: ${name}_onExecution, component: { key: K, isPublic: false } } }`;
+      assert.throws(() => readDefinition(`name: x\nflows:${twin("a")}${twin("b")}`, "K"), /flows "a" and "b" collide/);
+      const foreign = `name: x
+flows:
+  - name: Slack
+    stableKey: slack
+    steps:
+      - { name: On Trigger, isTrigger: true, action: { key: message, component: { key: slack, isPublic: true } } }
+      - { name: On Execution, action: { key: slack_onExecution, component: { key: K, isPublic: false } } }`;
+      assert.throws(() => readDefinition(foreign, "K"), /uses trigger slack\/message, which Refract cannot run locally/);
+    });
+  });
+
+  describe("building and rebuilding", function () {
+    this.timeout(60_000);
+
+    it("serves a workspace that does not build, says where the error is, and picks up the fix", async () => {
+      const workspace = copyFixture("broken");
+      const s = await startServer(workspace);
+      try {
+        const ready = JSON.parse(s.lines[0]);
+        assert.equal(ready.event, "ready");
+        assert.deepEqual(ready.integrations, []);
+        assert.match(ready.build.error, /^src\/index\.ts:5:\d+: /);
+        // Webhooks answer 503 naming the build error until a build succeeds.
+        const res = await postJson(`${s.url}/trigger/SW5zdGFuY2VGbG93Q29uZmlnOng=`, {});
+        assert.equal(res.status, 503);
+        assert.match(res.json.error, /src\/index\.ts:5/);
+
+        const file = path.join(workspace, "src/index.ts");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("({ data: 1 }) )]", "({ data: 1 }) })]").replace('stableKey: "a",', 'stableKey: "a", description: "a",'));
+        await waitFor(() => lastBuild(s)?.ok === true, 30_000, "the fixed build");
+        assert.equal(lastBuild(s).versionNumber, 1);
+        const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+        const fc = s.runtime.instances.flowConfigsOf(system.id)[0];
+        const run = await postJson(s.runtime.webhookUrl(fc.id), {});
+        assert.equal((await s.waitForEnd(run.json.executionId)).status, "SUCCESS");
+      } finally {
+        await s.stop();
+      }
+    });
+
+    it("reports a throwing integration() with the file, line and column of the throw", async () => {
+      const s = await startServer(copyFixture("throws-on-load"));
+      try {
+        const ready = JSON.parse(s.lines[0]);
+        assert.match(ready.build.error, /^src\/index\.ts:4:9: integration\(\) failed to load: Error: settings file is missing/);
+      } finally {
+        await s.stop();
+      }
+    });
+
+    it("rebuilds on change with the next versionNumber, keeps ids, and keeps the last good build serving after a bad change", async () => {
+      const workspace = copyFixture("basic");
+      const s = await startServer(workspace);
+      try {
+        const file = path.join(workspace, "src/index.ts");
+        const original = fs.readFileSync(file, "utf8");
+        const first = await postJson(s.flows["Echo"], {});
+        assert.equal((await s.waitForEnd(first.json.executionId)).versionNumber, 1);
+        const flowIds = { ...s.runtime.integration!.meta.flowIds };
+
+        fs.writeFileSync(file, original.replace('"trace line"', '"trace line v2"'));
+        await waitFor(() => lastBuild(s)?.versionNumber === 2, 30_000, "version 2");
+        const second = await postJson(s.flows["Echo"], {});
+        const x2 = await s.waitForEnd(second.json.executionId);
+        assert.equal(x2.versionNumber, 2);
+        assert.ok((await s.runtime.store.readLogs(x2)).some((l) => l.message === "trace line v2"));
+        assert.deepEqual(s.runtime.integration!.meta.flowIds, flowIds, "flow ids survive a rebuild");
+
+        fs.writeFileSync(file, original + "\nconst broken: number = ;\n");
+        await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the failed build");
+        assert.match(lastBuild(s).error, /^src\/index\.ts:\d+:\d+: /);
+        assert.equal(lastBuild(s).versionNumber, 2, "the failed build reports the version still serving");
+        const third = await postJson(s.flows["Echo"], {});
+        const x3 = await s.waitForEnd(third.json.executionId);
+        assert.equal(x3.status, "SUCCESS");
+        assert.equal(x3.versionNumber, 2);
+
+        // A build whose integration() throws also keeps version 2 serving.
+        fs.writeFileSync(file, original.replace("export default integration({", 'throw new Error("load-time failure");\nexport default integration({'));
+        await waitFor(() => /load-time failure/.test(lastBuild(s)?.error ?? ""), 30_000, "the load failure");
+        assert.match(lastBuild(s).error, /^src\/index\.ts:\d+:\d+: integration\(\) failed to load/);
+        assert.equal((await postJson(s.flows["Echo"], {})).status, 200);
+      } finally {
+        await s.stop();
+      }
+    });
+
+    it("keeps integration, flow and flow config ids and webhook URLs across restarts; the version goes on", async () => {
+      const workspace = copyFixture("basic");
+      const first = await startServer(workspace);
+      const ready1 = JSON.parse(first.lines[0]);
+      await first.stop();
+      const second = await startServer(workspace);
+      const ready2 = JSON.parse(second.lines[0]);
+      await second.stop();
+      assert.equal(ready2.integrations[0].id, ready1.integrations[0].id);
+      assert.deepEqual(
+        ready2.integrations[0].flows.map((f: any) => [f.id, new URL(f.testUrl).pathname]),
+        ready1.integrations[0].flows.map((f: any) => [f.id, new URL(f.testUrl).pathname]),
+      );
+      assert.equal(ready2.integrations[0].versionNumber, ready1.integrations[0].versionNumber + 1);
+    });
+
+    it("serves a folder with no integration and picks one up when it appears", async () => {
+      const workspace = tmpDir("empty-workspace");
+      const s = await startServer(workspace);
+      try {
+        assert.match(JSON.parse(s.lines[0]).build.error, /no integration in/);
+        fs.cpSync(path.join(ROOT, "test/fixtures/basic"), workspace, { recursive: true });
+        await waitFor(() => lastBuild(s)?.ok === true, 30_000, "the integration to appear");
+        assert.equal(s.runtime.integration!.meta.name, "Fixture Basic");
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+});
