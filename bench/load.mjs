@@ -7,10 +7,14 @@
 //     each connection sends its next request as soon as the previous answer arrives; counts
 //     answers by status, and the 200s that arrived after the warm-up (the window, in epoch ms, is
 //     reported so the parent can match the server's journal against it).
-//   {mode: "paced", url, body, rate, durationMs, warmupMs, sockets}
+//   {mode: "paced", url, body, rate, durationMs, warmupMs, sockets, maxSockets}
 //     request i is due at start + i/rate; a timer sends whatever is due (one or two per tick at
 //     1,000/s, never a second's quota at once). Latency runs from the write to the last byte of
-//     the answer; how late the generator itself was to send is reported apart as sendLag.
+//     the answer; how late the generator itself was to send is reported apart as sendLag (on 2
+//     busy cores its timer is late too, and that is not the server's doing). A new socket opens
+//     only when all are busy, up to maxSockets; past that a request waits for one, and its latency
+//     then counts from when it was due, so a server that stalls cannot hide behind the cap (and
+//     cannot drown in a storm of new connections either).
 // The result goes to the parent over IPC.
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
@@ -88,19 +92,29 @@ function closed() {
 function paced() {
   const free = [];
   const all = new Set();
+  const waiting = []; // due requests with no socket to go on
   const total = Math.round((cfg.rate * cfg.durationMs) / 1000);
   const measuredFrom = Math.round((cfg.rate * cfg.warmupMs) / 1000);
   const latency = new Float64Array(total).fill(NaN);
   const lag = new Float64Array(total).fill(NaN);
+  let start = 0;
+  let startEpoch = 0;
   let sent = 0;
   let answered = 0;
+  const due = (i) => start + (i * 1000) / cfg.rate;
+  const sendOn = (c, i, from) => {
+    c.busy = true;
+    c.index = i;
+    c.sentAt = from;
+    c.send();
+  };
   const onAnswer = (c, status) => {
     count(status);
-    if (c.index >= 0) latency[c.index] = performance.now() - c.sentAt;
-    answered++;
+    latency[c.index] = performance.now() - c.sentAt;
     c.busy = false;
-    free.push(c);
-    if (answered === total) done();
+    if (waiting.length) sendOn(c, waiting[0], due(waiting.shift()));
+    else free.push(c);
+    if (++answered === total) done();
   };
   const onClosed = (c) => {
     all.delete(c);
@@ -117,25 +131,21 @@ function paced() {
     return c;
   };
   for (let i = 0; i < cfg.sockets; i++) free.push(open());
-  let start = 0;
-  let startEpoch = 0;
   const tick = () => {
     const now = performance.now();
-    while (sent < total && start + (sent * 1000) / cfg.rate <= now) {
-      const c = free.pop() ?? open(); // a new socket (and its connect) only when all are busy
-      c.busy = true;
-      c.index = sent;
-      c.sentAt = performance.now();
-      lag[sent] = c.sentAt - (start + (sent * 1000) / cfg.rate);
-      c.send();
-      sent++;
+    for (; sent < total && due(sent) <= now; sent++) {
+      lag[sent] = now - due(sent);
+      const c = free.pop() ?? (all.size < cfg.maxSockets ? open() : null);
+      if (c) sendOn(c, sent, performance.now());
+      else waiting.push(sent);
     }
-    if (sent < total) setTimeout(tick, Math.max(0, start + (sent * 1000) / cfg.rate - performance.now()));
+    if (sent < total) setTimeout(tick, Math.max(0, due(sent) - performance.now()));
   };
   const done = () => {
     for (const c of all) c.socket.end();
     const pick = (a) => Array.from(a.subarray(measuredFrom)).filter((x) => !Number.isNaN(x));
-    finish({ sent, windowStart: startEpoch + cfg.warmupMs, windowEnd: startEpoch + cfg.durationMs, measured: total - measuredFrom, latencyMs: summary(pick(latency)), sendLagMs: summary(pick(lag)), sockets: all.size });
+    const window = { windowStart: startEpoch + cfg.warmupMs, windowEnd: startEpoch + cfg.durationMs };
+    finish({ sent, ...window, measured: total - measuredFrom, latencyMs: summary(pick(latency)), sendLagMs: summary(pick(lag)), sockets: all.size });
   };
   // Give the pre-opened sockets a moment to connect so the first requests do not pay for it.
   setTimeout(() => {
@@ -156,7 +166,8 @@ let finished = false;
 function finish(result) {
   if (finished) return;
   finished = true;
-  process.send({ ...result, statuses, errors }, () => process.exit(0));
+  const cpu = process.cpuUsage();
+  process.send({ ...result, statuses, errors, cpuMs: (cpu.user + cpu.system) / 1000 }, () => process.exit(0));
 }
 
 if (cfg.mode === "closed") closed();

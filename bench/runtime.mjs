@@ -23,18 +23,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}\n`);
 
 // ---------------------------------------------------------------- children
-const children = new Set();
+// Groups are killed even after their leader exits: a server that dies leaves esbuild's service
+// behind, and that holds the server's stderr pipe open.
+const groups = new Set();
 function track(child) {
-  children.add(child);
-  child.on("exit", () => children.delete(child));
+  groups.add(child.pid);
   return child;
 }
+function killGroup(pid) {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {}
+}
 function killAll() {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid, "SIGKILL");
-    } catch {}
-  }
+  for (const pid of groups) killGroup(pid);
 }
 process.on("exit", killAll);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
@@ -48,7 +50,7 @@ function load(cfg) {
   });
 }
 const closedLoad = (url, o) => load({ mode: "closed", url, connections: 50, ...o });
-const pacedLoad = (url, rate, o = {}) => load({ mode: "paced", url, rate, durationMs: 6000, warmupMs: 1000, sockets: 32, ...o });
+const pacedLoad = (url, rate, o = {}) => load({ mode: "paced", url, rate, durationMs: 6000, warmupMs: 1000, sockets: 32, maxSockets: 256, ...o });
 
 /** A child whose stdout and stderr are read line by line. */
 function start(args, env = {}) {
@@ -84,14 +86,19 @@ function start(args, env = {}) {
 
 function startRefract(dataDir) {
   const args = [CLI, "serve", FIXTURE, "--json", "--port", "0", "--data-dir", dataDir, "--workers", "2"];
-  return start(args, { REFRACT_STATS_INTERVAL_MS: "1000" });
+  return Object.assign(start(args, { REFRACT_STATS_INTERVAL_MS: "1000" }), { isRefract: true });
 }
 
 async function stop(s) {
+  // Refract installs its SIGTERM handler only after printing "ready": a SIGTERM sent at once kills
+  // it outright (no graceful stop, stale lock). A stats line proves the handler is in place.
+  for (let i = 0; i < 60 && s.isRefract && s.stats.length === 0; i++) await sleep(50);
   s.proc.kill("SIGTERM");
-  const code = await Promise.race([s.exited, sleep(20_000).then(() => "timeout")]);
+  let timer;
+  const code = await Promise.race([s.exited, new Promise((r) => (timer = setTimeout(r, 20_000, "timeout")))]);
+  clearTimeout(timer);
   if (code !== 0) log(`warning: the server stopped with ${code}`);
-  if (code === "timeout") process.kill(-s.proc.pid, "SIGKILL");
+  killGroup(s.proc.pid);
 }
 
 /** Waits until the server reports nothing running, queued or unwritten (bounded). */
@@ -108,6 +115,12 @@ async function idle(s, maxMs = 60_000) {
 
 // Stats lines describe the second before their `at`: keep those wholly inside the window.
 const statsIn = (s, w) => s.stats.filter((x) => x.at - 1000 >= w.windowStart && x.at <= w.windowEnd + 500);
+/** CPU seconds used so far by a process's main thread and by the whole process (all threads). */
+function cpuSeconds(pid) {
+  const fields = (file) => fs.readFileSync(file, "utf8").split(") ")[1].split(" ");
+  const tick = (f) => (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
+  return { main: tick(fields(`/proc/${pid}/task/${pid}/stat`)), all: tick(fields(`/proc/${pid}/stat`)) };
+}
 const vmHwmMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 
 // ---------------------------------------------------------------- the journal
@@ -154,14 +167,15 @@ async function main() {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-"));
   const dataDir = path.join(tmp, "data");
-  const r = {}; // every figure, written out as JSON at the end
+  const r = { loadavg: os.loadavg() }; // every figure, written out as JSON at the end
+  if (r.loadavg[0] > 0.5) log(`warning: the machine is already busy (load average ${r.loadavg.map((x) => x.toFixed(2)).join(" ")}): figures will be noisier`);
   try {
     // -- Baseline: the bare server, saturated by 50 connections, then paced at 1,000/s.
     const bare = start([path.join(ROOT, "bench", "bare.mjs")]);
     const bareUrl = (await bare.first).url;
     const bareSat = await closedLoad(bareUrl, { durationMs: 10_000, warmupMs: 2000 });
     r.L = perSec(bareSat.windowOk, bareSat);
-    log(`bare server, 50 connections: L = ${r.L.toFixed(0)} req/s  ${JSON.stringify(bareSat.statuses)}`);
+    log(`bare server, 50 connections: L = ${r.L.toFixed(0)} req/s  ${JSON.stringify(bareSat.statuses)}; generator CPU ${((bareSat.cpuMs * 1000) / bareSat.sent).toFixed(0)} us/request`);
     const barePaced = await pacedLoad(bareUrl, 1000);
     r.bareP99 = barePaced.latencyMs.p99;
     log(`bare server, paced 1,000/s: p50 ${ms(barePaced.latencyMs.p50)} p99 ${ms(r.bareP99)} (send lag p99 ${ms(barePaced.sendLagMs.p99)})`);
@@ -173,6 +187,9 @@ async function main() {
     r.firstStartMs = srv.readyMs;
     const flows = Object.fromEntries(ready.integrations[0].flows.map((f) => [f.name, f.testUrl]));
     log(`refract ready in ${srv.readyMs.toFixed(0)} ms (empty data dir)`);
+    // Warm the JIT of the main thread and both workers, as the bare server was by its own run.
+    await closedLoad(flows.Trivial, { connections: 10, durationMs: 2000, warmupMs: 0 });
+    await idle(srv);
     readJournal(dataDir);
 
     // -- Target 3: paced 1,000/s to Trivial, compared with the bare server above.
@@ -187,7 +204,7 @@ async function main() {
     r.startP99 = percentile(startDelays, 0.99);
     const eld = statsIn(srv, paced);
     r.pacedEldP99 = Math.max(...eld.map((x) => x.eventLoopDelayP99Ms));
-    log(`refract, paced 1,000/s: p50 ${ms(paced.latencyMs.p50)} p99 ${ms(r.pacedP99)} max ${ms(paced.latencyMs.max)} (send lag p99 ${ms(paced.sendLagMs.p99)}) ${JSON.stringify(paced.statuses)}`);
+    log(`refract, paced 1,000/s: p50 ${ms(paced.latencyMs.p50)} p99 ${ms(r.pacedP99)} max ${ms(paced.latencyMs.max)} (send lag p99 ${ms(paced.sendLagMs.p99)}, ${paced.sockets} sockets) ${JSON.stringify(paced.statuses)}`);
     log(`  accepted -> first step started: p50 ${percentile(startDelays, 0.5)} ms, p99 ${r.startP99} ms over ${startDelays.length}; event-loop delay p99 per second: ${eld.map((x) => x.eventLoopDelayP99Ms).join(", ")}`);
 
     // -- Target 2: Trivial paced at 100/s while ~8 Busy executions keep both workers spinning.
@@ -209,8 +226,9 @@ async function main() {
     topUp();
     await sleep(1000); // both workers are spinning before the measurement starts
     const busyAtStart = busyEnded;
+    const busyFrom = Date.now();
     const busy = await pacedLoad(flows.Trivial, 100);
-    const busyRate = (busyEnded - busyAtStart) / 6;
+    const busyRate = (busyEnded - busyAtStart) / ((Date.now() - busyFrom) / 1000);
     busyOn = false;
     srv.onLine = () => {};
     agent.destroy();
@@ -220,19 +238,24 @@ async function main() {
     log(`refract, paced 100/s with busy workers: p50 ${ms(busy.latencyMs.p50)} p99 ${ms(r.busyP99)} max ${ms(busy.latencyMs.max)}; Busy executions ended ${busyRate.toFixed(1)}/s (2 workers x 5/s when saturated) ${JSON.stringify(busy.statuses)}`);
 
     // -- Targets 1 and 4: 50 connections flat out on Trivial.
+    const cpu0 = cpuSeconds(srv.proc.pid);
     const sat = await closedLoad(flows.Trivial, { durationMs: 10_000, warmupMs: 2000 });
     r.peakRssMb = vmHwmMb(srv.proc.pid);
     const satStats = statsIn(srv, sat);
     r.maxStatsRssMb = Math.max(...satStats.map((x) => x.rssMb));
     const drained = await idle(srv);
+    const cpu1 = cpuSeconds(srv.proc.pid);
     const j1 = readJournal(dataDir);
+    r.mainCpuUsPerExecution = ((cpu1.main - cpu0.main) * 1e6) / j1.ended.length;
+    r.processCpuUsPerExecution = ((cpu1.all - cpu0.all) * 1e6) / j1.ended.length;
     r.acceptedPerSec = perSec(sat.windowOk, sat);
     r.completedPerSec = perSec(j1.ended.filter((at) => at >= sat.windowStart && at <= sat.windowEnd).length, sat);
     log(`refract, 50 connections: accepted ${r.acceptedPerSec.toFixed(0)}/s, completed ${r.completedPerSec.toFixed(0)}/s ${JSON.stringify(sat.statuses)}${drained ? "" : " (never drained)"}`);
+    log(`  CPU per execution: main thread ${r.mainCpuUsPerExecution.toFixed(0)} us, whole process ${r.processCpuUsPerExecution.toFixed(0)} us (over ${j1.ended.length} executions)`);
     log(`  per second: queued ${satStats.map((x) => x.queued).join(", ")}; event-loop delay p99 ${satStats.map((x) => x.eventLoopDelayP99Ms).join(", ")} ms; rss ${satStats.map((x) => x.rssMb).join(", ")} MB`);
 
     // -- Target 5: fill the data dir to 100k executions with the same load, then restart 3 times.
-    const fillUntil = Date.now() + 60_000;
+    const fillUntil = Date.now() + 75_000;
     while (storedExecutions < TARGET_STORED && Date.now() < fillUntil) {
       const fill = await closedLoad(flows.Trivial, { durationMs: fillUntil - Date.now(), warmupMs: 0, maxRequests: TARGET_STORED - storedExecutions + 1000 });
       await idle(srv, 90_000);
@@ -274,6 +297,9 @@ function report(r) {
     ["3. event-loop delay p99", ms(r.pacedEldP99), "<= 10 ms", null, r.pacedEldP99 <= 10],
     ["4. peak RSS (VmHWM)", `${r.peakRssMb.toFixed(0)} MB`, "<= 300 MB", null, r.peakRssMb <= 300],
     ["4. max rssMb from stats", `${r.maxStatsRssMb} MB`, "<= 300 MB", null, r.maxStatsRssMb <= 300],
+    ["main-thread CPU per execution", `${r.mainCpuUsPerExecution.toFixed(0)} us`, "info", null, null],
+    ["process CPU per execution", `${r.processCpuUsPerExecution.toFixed(0)} us`, "info", null, null],
+    ["peak RSS after the fill (VmHWM)", `${r.peakRssAfterFillMb.toFixed(0)} MB`, "info", null, null],
     ["first start, empty data dir", `${r.firstStartMs.toFixed(0)} ms`, "baseline", null, null],
     [`5. restart, ${r.storedExecutions} stored (median of 3)`, `${r.restartMedianMs.toFixed(0)} ms`, "<= 1000 ms", r.restartMedianMs / r.firstStartMs, r.restartMedianMs <= 1000 && r.storedExecutions >= TARGET_STORED],
   ];

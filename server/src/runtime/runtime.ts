@@ -368,7 +368,6 @@ export class Runtime extends EventEmitter {
     p.worker?.running.delete(id);
     p.worker?.slots.delete(p.slot);
     this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
-    if (error && p.onTrigger && !p.record.steps.some((s) => s.stepName === "onTrigger")) p.onTrigger = undefined;
     p.onEnd?.({ error, response });
     if (p.worker && p.version !== this.build.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
       p.worker.send({ t: "unload", version: p.version });
@@ -381,13 +380,8 @@ export class Runtime extends EventEmitter {
   /** Ends an execution the runtime could not hand to (or get back from) a worker. */
   private endWithoutWorker(id: string, error: string, p?: Pending): void {
     if (p) this.running.set(id, p);
-    const x = this.store.executions.get(id);
-    if (x) {
-      const line = { at: Date.now(), severity: "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (ERROR): ${error}` };
-      this.store.appendLogs(id, Buffer.from(JSON.stringify(line) + "\n"));
-    }
+    this.store.endedInError(id, error);
     if (this.running.has(id)) this.finish(id, error);
-    else this.store.ended(id, "ERROR", "ERROR", error);
   }
 
   private workerStopped(w: PoolWorker, stop: WorkerStop): void {

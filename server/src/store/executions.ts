@@ -112,7 +112,7 @@ export class ExecutionStore {
       }
     }
     for (const x of this.executions.values()) {
-      if (x.status === "PENDING") this.ended(x.id, "ERROR", "ERROR", STOPPED_BEFORE_FINISH, now);
+      if (x.status === "PENDING") this.endedInError(x.id, STOPPED_BEFORE_FINISH, now);
       else if (x.status === "QUEUED") queued.push(x.id);
     }
     return queued.sort((a, b) => this.executions.get(a)!.startedAt - this.executions.get(b)!.startedAt);
@@ -205,6 +205,16 @@ export class ExecutionStore {
   ended(id: string, status: ExecutionStatus, resultType: ExecutionResultType, error: string | null, at = Date.now()): void {
     const x = this.executions.get(id);
     if (x && x.endedAt === null) this.write(x, { e: "ended", id, at, status, resultType, error });
+  }
+
+  /**
+   * Ends an execution whose code did not report its end (its worker stopped, the runtime
+   * stopped), with the closing log line Prismatic's clients wait for.
+   */
+  endedInError(id: string, error: string, at = Date.now()): void {
+    const line: LogRecord = { at, severity: "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (ERROR): ${error}` };
+    this.appendLogs(id, Buffer.from(JSON.stringify(line) + "\n"));
+    this.ended(id, "ERROR", "ERROR", error, at);
   }
 
   /** Appends log lines; `lines` is already NDJSON (workers format their own lines). */

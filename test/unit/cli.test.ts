@@ -1,0 +1,192 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { decode } from "@msgpack/msgpack";
+import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
+import { ExecutionStore } from "../../server/src/store/executions";
+import { CLI, ROOT, ServeProcess, copyFixture, postJson, tmpDir, waitFor } from "../helpers";
+
+/** `refract serve` as users run it: a real process, its output, exit codes, signals and data dir. */
+describe("refract serve (INTERFACES.md §1)", function () {
+  this.timeout(60_000);
+  const running: ServeProcess[] = [];
+  const start = (args: string[], env: Record<string, string> = {}) => {
+    const p = new ServeProcess(args, env);
+    running.push(p);
+    return p;
+  };
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.kill("SIGKILL")));
+  });
+
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 20_000 });
+
+  it("prints usage with --help, and exits 2 with a clear message on a bad command line", () => {
+    const help = run(["--help"]);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /Usage: refract serve <workspace>/);
+    for (const [args, message] of [
+      [[], /Missing command/],
+      [["serve"], /Missing <workspace>/],
+      [["deploy", "."], /Unknown command "deploy"/],
+      [["serve", ".", "--port", "http"], /--port must be a whole number from 0 to 65535, not "http"/],
+      [["serve", ".", "--port", "70000"], /--port must be a whole number/],
+      [["serve", ".", "--workers", "0"], /--workers must be a whole number from 1/],
+      [["serve", ".", "--no-such-flag"], /Unknown option '--no-such-flag'/],
+      [["serve", ".", "--token", "short"], /token must be 8 to 512 printable characters/],
+    ] as const) {
+      const r = run([...args]);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /Usage:/);
+    }
+  });
+
+  it("exits 1 when the workspace is not a folder", () => {
+    const r = run(["serve", path.join(ROOT, "no-such-folder"), "--port", "0"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no-such-folder is not a folder/);
+  });
+
+  it("prints the ready output, persists its token (mode 0600) and reuses it, and honours --token and REFRACT_TOKEN", async () => {
+    const workspace = copyFixture("basic");
+    const p = start(["serve", workspace, "--port", "0"]);
+    const first = await p.line((l) => l.startsWith("API token: "));
+    const [listening, tokenLine, integration, ...flows] = p.stdout;
+    assert.match(listening, /^Refract listening on http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(tokenLine, first);
+    await p.line((l) => l.includes("Binary"));
+    assert.match(integration, /^Fixture Basic \(version 1\): build ok$/);
+    assert.match(flows[0], /^ {2}Echo +WEBHOOK +http:\/\/127\.0\.0\.1:\d+\/trigger\/\S+$/);
+    const token = tokenLine.slice("API token: ".length);
+    const tokenFile = path.join(workspace, ".refract", "token");
+    assert.equal(fs.readFileSync(tokenFile, "utf8").trim(), token);
+    assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
+    assert.equal(await p.kill(), 0);
+
+    const again = start(["serve", workspace, "--port", "0"]);
+    assert.equal(await again.line((l) => l.startsWith("API token: ")), tokenLine, "the token is reused");
+    await again.kill();
+    const flag = start(["serve", workspace, "--port", "0", "--token", "from-the-flag"]);
+    assert.equal(await flag.line((l) => l.startsWith("API token: ")), "API token: from-the-flag");
+    await flag.kill();
+    const env = start(["serve", workspace, "--port", "0"], { REFRACT_TOKEN: "from-the-env" });
+    assert.equal(await env.line((l) => l.startsWith("API token: ")), "API token: from-the-env");
+  });
+
+  it("allows one process per data dir: a second one exits 1 naming the holder", async () => {
+    const workspace = copyFixture("basic");
+    const holder = start(["serve", workspace, "--port", "0", "--json"]);
+    const ready = await holder.json("ready");
+    const second = start(["serve", workspace, "--port", "0"]);
+    assert.equal(await second.exited, 1);
+    assert.match(second.stderr, new RegExp(`in use by another refract \\(pid ${holder.child.pid}, ${ready.url.replace(/[.]/g, "\\.")}\\)`));
+    // The holder was not disturbed.
+    const res = await postJson(ready.integrations[0].flows[0].testUrl, {});
+    assert.equal(res.status, 200);
+  });
+
+  it("exits 1 when an explicit port is taken, and moves to the next free port when the default one is", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const explicit = start(["serve", copyFixture("basic"), "--port", String(taken)]);
+      assert.equal(await explicit.exited, 1);
+      assert.match(explicit.stderr, new RegExp(`Port ${taken} on 127\\.0\\.0\\.1 is already in use`));
+    } finally {
+      blocker.close();
+    }
+    // The default port (7780): hold it if nothing else does, then serve without --port.
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.once("error", () => r()).listen(7780, "127.0.0.1", () => r()));
+    try {
+      const fallback = start(["serve", copyFixture("basic"), "--json"]);
+      const ready = await fallback.json("ready");
+      assert.notEqual(new URL(ready.url).port, "7780");
+      assert.match(fallback.stderr, /port 7780 is taken; using \d+/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("hints on stderr when .refract/ is not in the workspace's .gitignore, without touching it", async () => {
+    const workspace = copyFixture("basic");
+    fs.rmSync(path.join(workspace, ".gitignore"));
+    const p = start(["serve", workspace, "--port", "0", "--json"]);
+    await p.json("ready");
+    assert.match(p.stderr, /hint: add \.refract\/ to .*\.gitignore/);
+    assert.equal(fs.existsSync(path.join(workspace, ".gitignore")), false);
+  });
+
+  it("on SIGTERM and SIGINT stops accepting, lets running executions finish, releases the lock and exits 0", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const workspace = copyFixture("basic");
+      const p = start(["serve", workspace, "--port", "0", "--json"]);
+      const ready = await p.json("ready");
+      const echo = ready.integrations[0].flows.find((f: any) => f.name === "Echo").testUrl;
+      const res = await postJson(`${echo}?sleep=700`, {});
+      await new Promise((r) => setTimeout(r, 100));
+      p.child.kill(signal);
+      assert.equal(await p.exited, 0);
+      const line = p.stdout.map((l) => JSON.parse(l)).find((o) => o.event === "execution");
+      assert.equal(line?.id, res.json.executionId);
+      assert.equal(line.status, "SUCCESS", "the running execution finished within the grace period");
+      assert.equal(fs.existsSync(path.join(workspace, ".refract", "lock")), false);
+    }
+  });
+
+  it("after a kill -9: running executions end in ERROR, queued ones run at the next start, nothing accepted is lost", async () => {
+    const workspace = copyFixture("basic");
+    const first = start(["serve", workspace, "--port", "0", "--json", "--max-concurrency", "1"]);
+    const ready = await first.json("ready");
+    const echo = ready.integrations[0].flows.find((f: any) => f.name === "Echo").testUrl;
+    const runningId = (await postJson(`${echo}?sleep=20000`, {})).json.executionId;
+    const queuedIds = [(await postJson(echo, { n: 1 })).json.executionId, (await postJson(echo, { n: 2 })).json.executionId];
+    await first.kill("SIGKILL");
+
+    const second = start(["serve", workspace, "--port", "0", "--json"]);
+    await second.json("ready");
+    for (const id of queuedIds) assert.equal((await second.json("execution", (o) => o.id === id)).status, "SUCCESS");
+    assert.equal(await second.kill(), 0);
+
+    const store = new ExecutionStore(path.join(workspace, ".refract"));
+    store.open();
+    const stopped = store.executions.get(runningId)!;
+    assert.equal(stopped.status, "ERROR");
+    assert.equal(stopped.error, STOPPED_BEFORE_FINISH);
+    assert.ok(stopped.request, "its request is kept, so it can be replayed");
+    const logs = await store.readLogs(stopped);
+    assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    for (const [i, id] of queuedIds.entries()) {
+      const x = store.executions.get(id)!;
+      const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string };
+      assert.deepEqual(JSON.parse(result.data).body, { n: i + 1 });
+    }
+    await store.close();
+  });
+
+  it("smoke: serves the example like `npm start`, runs a webhook execution and stores it", async () => {
+    const dataDir = tmpDir("example-data");
+    const p = start(["serve", path.join(ROOT, "examples/orders"), "--port", "0", "--json", "--data-dir", dataDir]);
+    const ready = await p.json("ready");
+    assert.equal(ready.integrations[0].name, "Orders");
+    assert.ok(ready.integrations[0].build.ok);
+    const url = ready.integrations[0].flows.find((f: any) => f.name === "Receive Order").testUrl;
+    const res = await postJson(url, { order: 1, items: [{ price: 2 }, { price: 3 }] });
+    assert.equal(res.status, 200);
+    const done = await p.json("execution", (o) => o.id === res.json.executionId);
+    assert.equal(done.status, "SUCCESS");
+    assert.equal(await p.kill(), 0);
+
+    const store = new ExecutionStore(dataDir);
+    store.open();
+    const x = store.executions.get(res.json.executionId)!;
+    const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string; contentType: string };
+    assert.deepEqual(JSON.parse(result.data), { order: 1, total: 5, currency: "EUR" });
+    await store.close();
+    await waitFor(() => !fs.existsSync(path.join(dataDir, "lock")), 1000, "the lock to go");
+  });
+});

@@ -1,0 +1,115 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { encode } from "@msgpack/msgpack";
+import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
+import { AppendFile } from "../../server/src/store/appendFile";
+import { ExecutionStore } from "../../server/src/store/executions";
+import { tmpDir } from "../helpers";
+
+const fields = (id: string, startedAt: number) => ({
+  id,
+  integrationId: "i",
+  flowId: "f",
+  flowName: "Flow",
+  flowConfigId: "fc",
+  instanceId: "in",
+  customerId: "c",
+  invokeType: "WEBHOOK" as const,
+  isTestExecution: false,
+  startedAt,
+});
+
+describe("execution store (ARCHITECTURE.md, Storage)", () => {
+  it("AppendFile: appends in order, reports offsets, and flushed() resolves even when called during a write with nothing new", async () => {
+    const file = path.join(tmpDir("append"), "f.bin");
+    const f = new AppendFile(file);
+    assert.equal(f.append(Buffer.from("abc")), 0);
+    assert.equal(f.append(Buffer.from("de")), 3);
+    // The first batch goes out on the next tick; wait for it to be in flight, then ask with nothing new.
+    await new Promise((r) => setImmediate(r));
+    await f.flushed();
+    await f.flushed();
+    assert.equal(fs.readFileSync(file, "utf8"), "abcde");
+    await f.close();
+    const again = new AppendFile(file);
+    assert.equal(again.append(Buffer.from("f")), 5, "offsets continue after a reopen");
+    await again.close();
+  });
+
+  it("keeps executions, step results and logs across a reopen", async () => {
+    const dir = tmpDir("store");
+    const day = Date.UTC(2026, 10, 20, 10);
+    const store = new ExecutionStore(dir);
+    store.open();
+    await store.accept(fields("a", day), encode({ method: "POST" }));
+    store.started("a", day + 5, 3);
+    store.stepResult("a", "onTrigger", encode({ data: "{}", contentType: "application/json" }), day + 5, day + 6, false);
+    store.stepResult("a", "onExecution", encode({ data: "ok", contentType: "text/plain" }), day + 6, day + 9, false);
+    store.appendLogs("a", Buffer.from(JSON.stringify({ at: day + 5, severity: "INFO", stepName: "onTrigger", executionId: "a", message: "hello" }) + "\n"));
+    store.ended("a", "SUCCESS", "COMPLETED", null, day + 9);
+    await store.close();
+
+    const reopened = new ExecutionStore(dir);
+    assert.deepEqual(reopened.open(), []);
+    const x = reopened.executions.get("a")!;
+    assert.equal(x.status, "SUCCESS");
+    assert.equal(x.versionNumber, 3);
+    assert.equal(x.day, "2026-11-20");
+    assert.deepEqual(x.steps.map((s) => s.stepName), ["onTrigger", "onExecution"]);
+    assert.ok((await reopened.readBlob(x, x.steps[1].result))!.includes(Buffer.from("ok")));
+    assert.deepEqual((await reopened.readLogs(x)).map((l) => l.message), ["hello"]);
+    await reopened.close();
+  });
+
+  it("after a crash: cuts torn tails, ends running executions in ERROR, and hands back queued ones in arrival order", async () => {
+    const dir = tmpDir("crash");
+    const t = Date.UTC(2026, 10, 21, 8);
+    const store = new ExecutionStore(dir);
+    store.open();
+    await store.accept(fields("running", t), null);
+    store.started("running", t + 1, 1);
+    await store.accept(fields("queued-2", t + 20), null);
+    await store.accept(fields("queued-1", t + 10), null);
+    await store.flushed();
+    // A crash mid-write: half a journal entry and half a log line, with no newline.
+    const dayDir = path.join(dir, "executions", "2026-11-21");
+    fs.appendFileSync(path.join(dayDir, "journal.ndjson"), '{"e":"ended","id":"queued-1","at":');
+    fs.appendFileSync(path.join(dayDir, "logs.ndjson"), '{"at":1,"sever');
+
+    const reopened = new ExecutionStore(dir);
+    assert.deepEqual(reopened.open(t + 100), ["queued-1", "queued-2"]);
+    const running = reopened.executions.get("running")!;
+    assert.equal(running.status, "ERROR");
+    assert.equal(running.resultType, "ERROR");
+    assert.equal(running.error, STOPPED_BEFORE_FINISH);
+    assert.equal(running.endedAt, t + 100);
+    assert.equal(reopened.executions.get("queued-1")!.status, "QUEUED");
+    for (const name of ["journal.ndjson", "logs.ndjson"]) {
+      const content = fs.readFileSync(path.join(dayDir, name), "utf8");
+      assert.ok(content === "" || content.endsWith("\n"), `${name} ends at a whole line`);
+    }
+    await reopened.close();
+    // The ERROR it recorded is itself durable.
+    const third = new ExecutionStore(dir);
+    third.open();
+    assert.equal(third.executions.get("running")!.error, STOPPED_BEFORE_FINISH);
+    await third.close();
+  });
+
+  it("deletes a whole day in one operation", async () => {
+    const dir = tmpDir("retention");
+    const store = new ExecutionStore(dir);
+    store.open();
+    await store.accept(fields("old", Date.UTC(2026, 0, 1)), encode({}));
+    await store.accept(fields("new", Date.UTC(2026, 0, 2)), encode({}));
+    assert.deepEqual(store.listDays(), ["2026-01-01", "2026-01-02"]);
+    const old = store.executions.get("old")!;
+    await store.deleteDay("2026-01-01");
+    assert.deepEqual(store.listDays(), ["2026-01-02"]);
+    assert.equal(store.executions.has("old"), false);
+    assert.equal(store.executions.has("new"), true);
+    assert.equal(await store.readBlob(old, old.request!), null, "its blobs are gone too");
+    await store.close();
+  });
+});
