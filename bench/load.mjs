@@ -2,7 +2,7 @@
 // with the server under test. Raw keep-alive sockets and one prebuilt request buffer: on 2 cores
 // every microsecond the generator spends is taken from the server, so it does as little as it can.
 //
-// argv[2] is a JSON config:
+// The parent sends the config as the first IPC message:
 //   {mode: "closed", url, body, connections, durationMs, warmupMs, maxRequests?}
 //     each connection sends its next request as soon as the previous answer arrives; counts
 //     answers by status, and the 200s that arrived after the warm-up (the window, in epoch ms, is
@@ -19,7 +19,7 @@
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
 
-const cfg = JSON.parse(process.argv[2]);
+const cfg = await new Promise((resolve) => process.once("message", resolve));
 const url = new URL(cfg.url);
 const body = Buffer.from(cfg.body);
 const request = Buffer.concat([

@@ -38,13 +38,18 @@ function killGroup(pid) {
 function killAll() {
   for (const pid of groups) killGroup(pid);
 }
-process.on("exit", killAll);
+let tmp = null; // the data dir's parent, removed however the bench ends
+process.on("exit", () => {
+  killAll();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
 
 /** Runs one load phase in its own process; resolves with its report. */
 function load(cfg) {
   return new Promise((resolve, reject) => {
-    const child = track(fork(path.join(ROOT, "bench", "load.mjs"), [JSON.stringify({ body: BODY, ...cfg })], { detached: true }));
+    const child = track(fork(path.join(ROOT, "bench", "load.mjs"), [], { detached: true }));
+    child.send({ body: BODY, ...cfg });
     child.once("message", resolve);
     child.once("exit", (code) => reject(new Error(`load generator exited with ${code} before reporting`)));
   });
@@ -121,6 +126,21 @@ function cpuSeconds(pid) {
   const tick = (f) => (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
   return { main: tick(fields(`/proc/${pid}/task/${pid}/stat`)), all: tick(fields(`/proc/${pid}/stat`)) };
 }
+/**
+ * CPU seconds used by processes that are not this bench's, per pid. Another job on the same 2 cores
+ * skews every figure, so the bench says how much CPU others took while it ran.
+ */
+function foreignCpu() {
+  const out = new Map();
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      if (Number(pid) === process.pid || groups.has(Number(f[2]))) continue; // f[2]: process group
+      out.set(pid, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
 const vmHwmMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 
 // ---------------------------------------------------------------- the journal
@@ -165,9 +185,11 @@ const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(2)} ms` : String(x));
 
 async function main() {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-"));
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-"));
   const dataDir = path.join(tmp, "data");
   const r = { loadavg: os.loadavg() }; // every figure, written out as JSON at the end
+  const others = foreignCpu();
+  const began = Date.now();
   if (r.loadavg[0] > 0.5) log(`warning: the machine is already busy (load average ${r.loadavg.map((x) => x.toFixed(2)).join(" ")}): figures will be noisier`);
   try {
     // -- Baseline: the bare server, saturated by 50 connections, then paced at 1,000/s.
@@ -187,6 +209,8 @@ async function main() {
     r.firstStartMs = srv.readyMs;
     const flows = Object.fromEntries(ready.integrations[0].flows.map((f) => [f.name, f.testUrl]));
     log(`refract ready in ${srv.readyMs.toFixed(0)} ms (empty data dir)`);
+    await idle(srv, 5000);
+    r.idleRssMb = srv.stats.at(-1).rssMb;
     // Warm the JIT of the main thread and both workers, as the bare server was by its own run.
     await closedLoad(flows.Trivial, { connections: 10, durationMs: 2000, warmupMs: 0 });
     await idle(srv);
@@ -205,7 +229,8 @@ async function main() {
     const eld = statsIn(srv, paced);
     r.pacedEldP99 = Math.max(...eld.map((x) => x.eventLoopDelayP99Ms));
     log(`refract, paced 1,000/s: p50 ${ms(paced.latencyMs.p50)} p99 ${ms(r.pacedP99)} max ${ms(paced.latencyMs.max)} (send lag p99 ${ms(paced.sendLagMs.p99)}, ${paced.sockets} sockets) ${JSON.stringify(paced.statuses)}`);
-    log(`  accepted -> first step started: p50 ${percentile(startDelays, 0.5)} ms, p99 ${r.startP99} ms over ${startDelays.length}; event-loop delay p99 per second: ${eld.map((x) => x.eventLoopDelayP99Ms).join(", ")}`);
+    log(`  accepted -> first step started: p50 ${percentile(startDelays, 0.5)} ms, p99 ${r.startP99} ms over ${startDelays.length}`);
+    log(`  event-loop delay per second, p99/max: ${eld.map((x) => `${x.eventLoopDelayP99Ms}/${x.eventLoopDelayMaxMs}`).join(", ")} ms`);
 
     // -- Target 2: Trivial paced at 100/s while ~8 Busy executions keep both workers spinning.
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -235,7 +260,8 @@ async function main() {
     await idle(srv);
     readJournal(dataDir);
     r.busyP99 = busy.latencyMs.p99;
-    log(`refract, paced 100/s with busy workers: p50 ${ms(busy.latencyMs.p50)} p99 ${ms(r.busyP99)} max ${ms(busy.latencyMs.max)}; Busy executions ended ${busyRate.toFixed(1)}/s (2 workers x 5/s when saturated) ${JSON.stringify(busy.statuses)}`);
+    log(`refract, paced 100/s with busy workers: p50 ${ms(busy.latencyMs.p50)} p99 ${ms(r.busyP99)} max ${ms(busy.latencyMs.max)} (send lag p99 ${ms(busy.sendLagMs.p99)}) ${JSON.stringify(busy.statuses)}`);
+    log(`  Busy executions ended ${busyRate.toFixed(1)}/s (2 workers x 5/s when saturated); event-loop delay p99 per second: ${statsIn(srv, busy).map((x) => x.eventLoopDelayP99Ms).join(", ")}`);
 
     // -- Targets 1 and 4: 50 connections flat out on Trivial.
     const cpu0 = cpuSeconds(srv.proc.pid);
@@ -276,16 +302,22 @@ async function main() {
     }
     await stop(srv);
     r.restartMedianMs = percentile(r.restartMs, 0.5);
+    let foreign = 0;
+    for (const [pid, t] of foreignCpu()) foreign += t - (others.get(pid) ?? 0);
+    r.foreignCpuCores = foreign / ((Date.now() - began) / 1000);
+    log(`other processes on this machine used ${r.foreignCpuCores.toFixed(2)} of its ${os.cpus().length} cores on average during the bench`);
     report(r);
   } finally {
     killAll();
     fs.rmSync(tmp, { recursive: true, force: true });
+    tmp = null;
   }
 }
 
 // ---------------------------------------------------------------- the verdict
 function report(r) {
   const rows = [
+    ["CPU taken by other processes", `${r.foreignCpuCores.toFixed(2)} cores`, "noise, ~0", null, null],
     ["L: bare server, 50 connections", `${r.L.toFixed(0)}/s`, "baseline", null, null],
     ["accepted/s, 50 connections", `${r.acceptedPerSec.toFixed(0)}/s`, "-", r.acceptedPerSec / r.L, null],
     ["1. completed/s, 50 connections", `${r.completedPerSec.toFixed(0)}/s`, ">= 0.25 L", r.completedPerSec / r.L, r.completedPerSec >= 0.25 * r.L],
@@ -295,6 +327,7 @@ function report(r) {
     ["3. p99, paced 1,000/s", ms(r.pacedP99), "<= 4x bare", r.pacedP99 / r.bareP99, r.pacedP99 <= 4 * r.bareP99],
     ["3. accepted -> started p99", `${r.startP99} ms`, "<= 5 ms", null, r.startP99 <= 5],
     ["3. event-loop delay p99", ms(r.pacedEldP99), "<= 10 ms", null, r.pacedEldP99 <= 10],
+    ["RSS at start, idle", `${r.idleRssMb} MB`, "info", null, null],
     ["4. peak RSS (VmHWM)", `${r.peakRssMb.toFixed(0)} MB`, "<= 300 MB", null, r.peakRssMb <= 300],
     ["4. max rssMb from stats", `${r.maxStatsRssMb} MB`, "<= 300 MB", null, r.maxStatsRssMb <= 300],
     ["main-thread CPU per execution", `${r.mainCpuUsPerExecution.toFixed(0)} us`, "info", null, null],

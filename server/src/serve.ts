@@ -137,11 +137,11 @@ function printBuild(o: ServeOptions, out: (l: string) => void, runtime: Runtime,
 function printExecution(o: ServeOptions, out: (l: string) => void, x: ExecutionRecord): void {
   const durationMs = (x.endedAt ?? Date.now()) - x.startedAt;
   if (o.json) {
-    out(JSON.stringify({ event: "execution", id: x.id, flow: x.flowName, instance: x.instanceId, invokeType: x.invokeType, status: x.status, durationMs }));
+    out(JSON.stringify({ event: "execution", id: x.id, flow: x.scope.flowName, instance: x.scope.instanceId, invokeType: x.invokeType, status: x.status, durationMs }));
     return;
   }
   const time = new Date(x.endedAt ?? Date.now()).toTimeString().slice(0, 8);
-  out(`${time}  ${x.flowName}  ${x.status}  ${durationMs} ms  ${x.id}${x.error ? `  ${x.error.split("\n")[0]}` : ""}`);
+  out(`${time}  ${x.scope.flowName}  ${x.status}  ${durationMs} ms  ${x.id}${x.error ? `  ${x.error.split("\n")[0]}` : ""}`);
 }
 
 /**

@@ -153,7 +153,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(await second.kill(), 0);
 
     const store = new ExecutionStore(path.join(workspace, ".refract"));
-    store.open();
+    await store.open();
     const stopped = store.executions.get(runningId)!;
     assert.equal(stopped.status, "ERROR");
     assert.equal(stopped.error, STOPPED_BEFORE_FINISH);
@@ -182,7 +182,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(await p.kill(), 0);
 
     const store = new ExecutionStore(dataDir);
-    store.open();
+    await store.open();
     const x = store.executions.get(res.json.executionId)!;
     const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string; contentType: string };
     assert.deepEqual(JSON.parse(result.data), { order: 1, total: 5, currency: "EUR" });

@@ -49,9 +49,9 @@ describe("customers, instances and flow configs", function () {
     const res = await postJson(url, { for: "acme" });
     const x = await s.waitForEnd(res.json.executionId);
     assert.equal(x.invokeType, "WEBHOOK");
-    assert.equal(x.isTestExecution, false);
-    assert.equal(x.customerId, acme.id);
-    assert.equal(x.instanceId, instance.id);
+    assert.equal(x.scope.isTestExecution, false);
+    assert.equal(x.scope.customerId, acme.id);
+    assert.equal(x.scope.instanceId, instance.id);
     const result = JSON.parse((await s.step(x, "onExecution")).data as string);
     assert.equal(result.configVars["Api Base"], "https://acme.test", "the instance's value");
     assert.equal(result.configVars["Verbose"], true, "a default from the integration");

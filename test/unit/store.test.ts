@@ -7,18 +7,8 @@ import { AppendFile } from "../../server/src/store/appendFile";
 import { ExecutionStore } from "../../server/src/store/executions";
 import { tmpDir } from "../helpers";
 
-const fields = (id: string, startedAt: number) => ({
-  id,
-  integrationId: "i",
-  flowId: "f",
-  flowName: "Flow",
-  flowConfigId: "fc",
-  instanceId: "in",
-  customerId: "c",
-  invokeType: "WEBHOOK" as const,
-  isTestExecution: false,
-  startedAt,
-});
+const scope = { flowConfigId: "fc", flowId: "f", flowName: "Flow", instanceId: "in", customerId: "c", integrationId: "i", isTestExecution: false };
+const accept = (store: ExecutionStore, id: string, startedAt: number, request: Uint8Array | null) => store.accept(id, scope, "WEBHOOK", startedAt, request);
 
 describe("execution store (ARCHITECTURE.md, Storage)", () => {
   it("AppendFile: appends in order, reports offsets, and flushed() resolves even when called during a write with nothing new", async () => {
@@ -41,8 +31,8 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     const dir = tmpDir("store");
     const day = Date.UTC(2026, 10, 20, 10);
     const store = new ExecutionStore(dir);
-    store.open();
-    await store.accept(fields("a", day), encode({ method: "POST" }));
+    await store.open();
+    await accept(store, "a", day, encode({ method: "POST" }));
     store.started("a", day + 5, 3);
     store.stepResult("a", "onTrigger", encode({ data: "{}", contentType: "application/json" }), day + 5, day + 6, false);
     store.stepResult("a", "onExecution", encode({ data: "ok", contentType: "text/plain" }), day + 6, day + 9, false);
@@ -51,7 +41,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await store.close();
 
     const reopened = new ExecutionStore(dir);
-    assert.deepEqual(reopened.open(), []);
+    assert.deepEqual(await reopened.open(), []);
     const x = reopened.executions.get("a")!;
     assert.equal(x.status, "SUCCESS");
     assert.equal(x.versionNumber, 3);
@@ -66,11 +56,11 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     const dir = tmpDir("crash");
     const t = Date.UTC(2026, 10, 21, 8);
     const store = new ExecutionStore(dir);
-    store.open();
-    await store.accept(fields("running", t), null);
+    await store.open();
+    await accept(store, "running", t, null);
     store.started("running", t + 1, 1);
-    await store.accept(fields("queued-2", t + 20), null);
-    await store.accept(fields("queued-1", t + 10), null);
+    await accept(store, "queued-2", t + 20, null);
+    await accept(store, "queued-1", t + 10, null);
     await store.flushed();
     // A crash mid-write: half a journal entry and half a log line, with no newline.
     const dayDir = path.join(dir, "executions", "2026-11-21");
@@ -78,7 +68,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     fs.appendFileSync(path.join(dayDir, "logs.ndjson"), '{"at":1,"sever');
 
     const reopened = new ExecutionStore(dir);
-    assert.deepEqual(reopened.open(t + 100), ["queued-1", "queued-2"]);
+    assert.deepEqual(await reopened.open(t + 100), ["queued-1", "queued-2"]);
     const running = reopened.executions.get("running")!;
     assert.equal(running.status, "ERROR");
     assert.equal(running.resultType, "ERROR");
@@ -92,7 +82,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await reopened.close();
     // The ERROR it recorded is itself durable.
     const third = new ExecutionStore(dir);
-    third.open();
+    await third.open();
     assert.equal(third.executions.get("running")!.error, STOPPED_BEFORE_FINISH);
     await third.close();
   });
@@ -100,9 +90,9 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
   it("deletes a whole day in one operation", async () => {
     const dir = tmpDir("retention");
     const store = new ExecutionStore(dir);
-    store.open();
-    await store.accept(fields("old", Date.UTC(2026, 0, 1)), encode({}));
-    await store.accept(fields("new", Date.UTC(2026, 0, 2)), encode({}));
+    await store.open();
+    await accept(store, "old", Date.UTC(2026, 0, 1), encode({}));
+    await accept(store, "new", Date.UTC(2026, 0, 2), encode({}));
     assert.deepEqual(store.listDays(), ["2026-01-01", "2026-01-02"]);
     const old = store.executions.get("old")!;
     await store.deleteDay("2026-01-01");

@@ -34,7 +34,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(x.status, "SUCCESS");
     assert.equal(x.resultType, "COMPLETED");
     assert.equal(x.invokeType, "INTEGRATION_FLOW_TEST");
-    assert.equal(x.isTestExecution, true);
+    assert.equal(x.scope.isTestExecution, true);
     assert.equal(x.error, null);
     assert.equal(x.versionNumber, s.runtime.build.versionNumber);
     assert.ok(x.runStartedAt! >= x.startedAt && x.endedAt! >= x.runStartedAt!);
@@ -235,7 +235,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const line = await waitFor(() => s.lines.map((l) => JSON.parse(l)).find((o) => o.event === "execution" && o.id === x.id));
     assert.equal(line.flow, "Echo");
     assert.equal(line.status, "SUCCESS");
-    assert.equal(line.instance, x.instanceId);
+    assert.equal(line.instance, x.scope.instanceId);
     assert.equal(line.invokeType, "INTEGRATION_FLOW_TEST");
     assert.equal(typeof line.durationMs, "number");
   });

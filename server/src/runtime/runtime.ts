@@ -89,6 +89,8 @@ export class Runtime extends EventEmitter {
   private firstBuild: Promise<void>;
   private firstBuildDone!: () => void;
   private stopping = false;
+  /** Resolves once the execution index is loaded (`ExecutionStore.open`). */
+  storeLoaded: Promise<void> = Promise.resolve();
 
   constructor(readonly options: RuntimeOptions) {
     super();
@@ -111,7 +113,12 @@ export class Runtime extends EventEmitter {
 
   /** Opens the store, builds, deploys the system instance; resolves when ready (INTERFACES.md §1). */
   async start(): Promise<void> {
-    this.recovered = this.store.open();
+    // The index loads in the background: webhooks are accepted meanwhile, and executions
+    // accepted before a stop but never started run once it is in.
+    this.storeLoaded = this.store.open().then((ids) => {
+      this.recovered = ids;
+      this.pump();
+    });
     this.instances.systemCustomer();
     await this.loader.start();
     await this.firstBuild;
@@ -218,25 +225,21 @@ export class Runtime extends EventEmitter {
     if (!instance.enabled) throw new TriggerRefused(409, `Instance "${instance.name}" is disabled`);
     if (!instance.deployed) throw new TriggerRefused(409, `Instance "${instance.name}" is not deployed${instance.deployError ? `: ${instance.deployError}` : ""}`);
 
-    const startedAt = Date.now();
-    const record = {
-      id: newId("InstanceExecutionResult"),
-      integrationId: instance.integrationId,
+    const id = newId("InstanceExecutionResult");
+    const scope = {
+      flowConfigId: fc.id,
       flowId: fc.flowId,
       flowName: flow.name,
-      flowConfigId: fc.id,
       instanceId: instance.id,
       customerId: instance.customerId,
-      invokeType: invokeType ?? (instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK"),
+      integrationId: instance.integrationId,
       isTestExecution: instance.isSystem,
-      startedAt,
-    } as const;
-    const journaled = this.store.accept(record, requestEncoder.encode(request));
-    const pending: Pending = { ...waiters, record: this.store.executions.get(record.id)!, request, worker: null, slot: 0, version: 0, deadline: 0 };
-    this.queue.push(pending);
+    };
+    const journaled = this.store.accept(id, scope, invokeType ?? (instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK"), Date.now(), requestEncoder.encode(request));
+    this.queue.push({ ...waiters, record: this.store.executions.get(id)!, request, worker: null, slot: 0, version: 0, deadline: 0 });
     this.pump();
     await journaled;
-    return { id: record.id, flow };
+    return { id, flow };
   }
 
   /** Starts queued executions while there is room and the disk keeps up. */
@@ -269,7 +272,7 @@ export class Runtime extends EventEmitter {
 
   private dispatch(p: Pending): void {
     const x = p.record;
-    const fc = this.instances.flowConfig(x.flowConfigId);
+    const fc = this.instances.flowConfig(x.scope.flowConfigId);
     const instance = fc && this.instances.instance(fc.instanceId);
     const flow = fc && this.flowById(fc.flowId);
     if (!fc || !instance || !flow) return this.endWithoutWorker(x.id, "its flow, flow config or instance no longer exists", p);
@@ -439,6 +442,7 @@ export class Runtime extends EventEmitter {
     this.stopping = true;
     clearInterval(this.sweep);
     await this.loader.stop();
+    await this.storeLoaded;
     const deadline = Date.now() + graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const id of [...this.running.keys()]) this.endWithoutWorker(id, STOPPED_BEFORE_FINISH);

@@ -85,13 +85,32 @@ function writeAll(fd: number, buffers: Buffer[], done: (err: Error | null) => vo
 }
 
 /**
- * Cuts a torn tail: everything after the last newline. Returns the file's content up to there.
- * Used on NDJSON files at start-up.
+ * Cuts a torn tail (everything after the last newline) of an NDJSON file, reading only its end.
+ * Returns the file's size afterwards.
  */
-export function cutTornTail(path: string): Buffer {
-  if (!fs.existsSync(path)) return Buffer.alloc(0);
-  const content = fs.readFileSync(path);
-  const end = content.lastIndexOf(0x0a) + 1;
-  if (end < content.length) fs.truncateSync(path, end);
-  return content.subarray(0, end);
+export function cutTornTail(path: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r+");
+  } catch {
+    return 0;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      fs.readSync(fd, chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, end - start).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        if (start + newline + 1 < size) fs.ftruncateSync(fd, start + newline + 1);
+        return start + newline + 1;
+      }
+      end = start;
+    }
+    if (size > 0) fs.ftruncateSync(fd, 0);
+    return 0;
+  } finally {
+    fs.closeSync(fd);
+  }
 }

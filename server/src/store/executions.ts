@@ -10,11 +10,8 @@ import {
 } from "../../../protocol/executions";
 import { AppendFile, cutTornTail } from "./appendFile";
 
-/** Where a blob lives: its day's `blobs.bin`, at an offset. */
-export interface BlobRef {
-  offset: number;
-  length: number;
-}
+/** Where a blob lives in its day's `blobs.bin`: [offset, length]. */
+export type BlobRef = [offset: number, length: number];
 
 export interface StepRecord {
   stepName: StepName;
@@ -25,18 +22,26 @@ export interface StepRecord {
   result: BlobRef;
 }
 
+/**
+ * What an execution ran: flow config, flow, instance, customer, integration. Many executions
+ * share one scope object (and the journal writes it once), which keeps the index small.
+ */
+export interface ExecutionScope {
+  flowConfigId: string;
+  flowId: string;
+  flowName: string;
+  instanceId: string;
+  customerId: string;
+  integrationId: string;
+  isTestExecution: boolean;
+}
+
 export interface ExecutionRecord {
   id: string;
   /** The UTC day of `startedAt`: everything about an execution lives in that day's files. */
   day: string;
-  integrationId: string;
-  flowId: string;
-  flowName: string;
-  flowConfigId: string;
-  instanceId: string;
-  customerId: string;
+  scope: ExecutionScope;
   invokeType: InvokeType;
-  isTestExecution: boolean;
   status: ExecutionStatus;
   resultType: ExecutionResultType | null;
   /** Accepted (ms since epoch); never changes. */
@@ -59,25 +64,35 @@ export interface LogRecord {
   message: string;
 }
 
+/**
+ * One line of a day's journal. A `scope` entry precedes the first execution of a flow config
+ * in a file (and follows any change of it); `accepted` entries name the scope by flow config id.
+ */
 type JournalEntry =
-  | { e: "accepted"; x: ExecutionRecord }
+  | ({ e: "scope" } & ExecutionScope)
+  | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null }
   | { e: "started"; id: string; at: number; versionNumber: number }
-  | { e: "step"; id: string; step: StepRecord }
+  | ({ e: "step"; id: string } & StepRecord)
   | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null };
 
 interface Day {
   journal: AppendFile;
   blobs: AppendFile;
   logs: AppendFile;
+  /** The scope each flow config has in this day's journal, as last written. */
+  scopes: Map<string, ExecutionScope>;
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+/** Journal lines replayed per macrotask while loading, so the server stays responsive. */
+const LINES_PER_SLICE = 5000;
 
 /**
  * Executions, step results and logs, in append-only files, one folder per UTC day:
  * `journal.ndjson` (one JSON entry per change of an execution), `blobs.bin` (MessagePack request
- * payloads and step results, referenced by offset) and `logs.ndjson`. The journal is replayed into
- * an in-memory index at start-up; blobs and logs are read on demand. Retention deletes folders.
+ * payloads and step results, referenced by offset) and `logs.ndjson`. The journals are replayed
+ * into an in-memory index in the background at start-up (`loaded`); blobs and logs are read on
+ * demand. Retention deletes whole folders.
  */
 export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
@@ -90,39 +105,55 @@ export class ExecutionStore {
   }
 
   /**
-   * Replays every day's journal, cutting torn tails. Executions that were running end in ERROR;
-   * the ids of those still QUEUED are returned so the runtime can run them now.
+   * Cuts torn tails, then replays every day's journal as it was at this moment, a slice at a time;
+   * executions written meanwhile are already in the index. Executions that were running end in
+   * ERROR; resolves to the ids of those still QUEUED, oldest first, so the runtime can run them.
    */
-  open(now = Date.now()): string[] {
-    const queued: string[] = [];
-    for (const day of fs.readdirSync(this.root).filter((d) => DAY_PATTERN.test(d)).sort()) {
+  async open(now = Date.now()): Promise<string[]> {
+    const sources: { day: string; text: Promise<string> }[] = [];
+    for (const day of this.listDays()) {
       const dir = path.join(this.root, day);
       cutTornTail(path.join(dir, "logs.ndjson"));
-      const journal = cutTornTail(path.join(dir, "journal.ndjson"));
-      let start = 0;
-      while (start < journal.length) {
-        const end = journal.indexOf(0x0a, start);
-        const line = journal.toString("utf8", start, end);
-        start = end + 1;
+      const size = cutTornTail(path.join(dir, "journal.ndjson"));
+      sources.push({ day, text: readPrefix(path.join(dir, "journal.ndjson"), size) });
+    }
+    const loaded: ExecutionRecord[] = [];
+    for (const { day, text } of sources) {
+      const scopes = new Map<string, ExecutionScope>();
+      const lines = (await text).split("\n");
+      for (let i = 0; i < lines.length; i++) {
+        if (i > 0 && i % LINES_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
+        if (!lines[i]) continue;
+        let entry: JournalEntry;
         try {
-          this.apply(JSON.parse(line) as JournalEntry);
+          entry = JSON.parse(lines[i]);
         } catch {
           process.stderr.write(`refract: skipped an unreadable journal line in ${day}\n`);
+          continue;
+        }
+        if (entry.e === "scope") {
+          const { e: _, ...scope } = entry;
+          scopes.set(scope.flowConfigId, scope);
+        } else if (entry.e === "accepted") {
+          const scope = scopes.get(entry.scope);
+          if (!scope || this.executions.has(entry.id)) continue;
+          const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request);
+          this.executions.set(x.id, x);
+          loaded.push(x);
+        } else {
+          this.apply(entry);
         }
       }
     }
-    for (const x of this.executions.values()) {
+    const queued: ExecutionRecord[] = [];
+    for (const x of loaded) {
       if (x.status === "PENDING") this.endedInError(x.id, STOPPED_BEFORE_FINISH, now);
-      else if (x.status === "QUEUED") queued.push(x.id);
+      else if (x.status === "QUEUED") queued.push(x);
     }
-    return queued.sort((a, b) => this.executions.get(a)!.startedAt - this.executions.get(b)!.startedAt);
+    return queued.sort((a, b) => a.startedAt - b.startedAt).map((x) => x.id);
   }
 
-  private apply(entry: JournalEntry): void {
-    if (entry.e === "accepted") {
-      this.executions.set(entry.x.id, entry.x);
-      return;
-    }
+  private apply(entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
     const x = this.executions.get(entry.id);
     if (!x) return;
     switch (entry.e) {
@@ -132,7 +163,7 @@ export class ExecutionStore {
         x.versionNumber = entry.versionNumber;
         break;
       case "step":
-        x.steps.push(entry.step);
+        x.steps.push({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, result: entry.result });
         break;
       case "ended":
         x.status = entry.status;
@@ -152,13 +183,14 @@ export class ExecutionStore {
         journal: new AppendFile(path.join(dir, "journal.ndjson")),
         blobs: new AppendFile(path.join(dir, "blobs.bin")),
         logs: new AppendFile(path.join(dir, "logs.ndjson")),
+        scopes: new Map(),
       };
       this.days.set(name, day);
     }
     return day;
   }
 
-  private write(x: ExecutionRecord, entry: JournalEntry): void {
+  private write(x: ExecutionRecord, entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
     this.day(x.day).journal.append(Buffer.from(JSON.stringify(entry) + "\n"));
     this.apply(entry);
   }
@@ -167,26 +199,20 @@ export class ExecutionStore {
    * Records a newly accepted execution with its request. Resolves when the record and the request
    * are handed to the OS: only then may the caller answer "accepted".
    */
-  accept(
-    fields: Omit<ExecutionRecord, "day" | "status" | "resultType" | "runStartedAt" | "endedAt" | "error" | "versionNumber" | "request" | "steps">,
-    request: Uint8Array | null,
-  ): Promise<void> {
-    const dayName = new Date(fields.startedAt).toISOString().slice(0, 10);
+  accept(id: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: Uint8Array | null): Promise<void> {
+    const dayName = new Date(startedAt).toISOString().slice(0, 10);
     const day = this.day(dayName);
-    const ref = request ? { offset: day.blobs.append(request), length: request.byteLength } : null;
-    const x: ExecutionRecord = {
-      ...fields,
-      day: dayName,
-      status: "QUEUED",
-      resultType: null,
-      runStartedAt: null,
-      endedAt: null,
-      error: null,
-      versionNumber: null,
-      request: ref,
-      steps: [],
-    };
-    this.write(x, { e: "accepted", x });
+    let shared = day.scopes.get(scope.flowConfigId);
+    if (!shared || !sameScope(shared, scope)) {
+      shared = scope;
+      day.scopes.set(scope.flowConfigId, scope);
+      day.journal.append(Buffer.from(JSON.stringify({ e: "scope", ...scope }) + "\n"));
+    }
+    const ref: BlobRef | null = request ? [day.blobs.append(request), request.byteLength] : null;
+    const x = newRecord(id, dayName, shared, invokeType, startedAt, ref);
+    this.executions.set(id, x);
+    const entry: JournalEntry = { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
+    day.journal.append(Buffer.from(JSON.stringify(entry) + "\n"));
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
   }
 
@@ -199,7 +225,7 @@ export class ExecutionStore {
     const x = this.executions.get(id);
     if (!x) return;
     const offset = this.day(x.day).blobs.append(result);
-    this.write(x, { e: "step", id, step: { stepName, startedAt, endedAt, hasError, result: { offset, length: result.byteLength } } });
+    this.write(x, { e: "step", id, stepName, startedAt, endedAt, hasError, result: [offset, result.byteLength] });
   }
 
   ended(id: string, status: ExecutionStatus, resultType: ExecutionResultType, error: string | null, at = Date.now()): void {
@@ -229,9 +255,10 @@ export class ExecutionStore {
     try {
       const file = await fs.promises.open(path.join(this.root, x.day, "blobs.bin"), "r");
       try {
-        const buf = Buffer.alloc(ref.length);
-        const { bytesRead } = await file.read(buf, 0, ref.length, ref.offset);
-        return bytesRead === ref.length ? buf : null;
+        const [offset, length] = ref;
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await file.read(buf, 0, length, offset);
+        return bytesRead === length ? buf : null;
       } finally {
         await file.close();
       }
@@ -286,5 +313,27 @@ export class ExecutionStore {
   async close(): Promise<void> {
     await Promise.all([...this.days.values()].flatMap((d) => [d.journal.close(), d.blobs.close(), d.logs.close()]));
     this.days.clear();
+  }
+}
+
+function newRecord(id: string, day: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: BlobRef | null): ExecutionRecord {
+  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, steps: [] };
+}
+
+function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
+  return (
+    a.flowId === b.flowId && a.flowName === b.flowName && a.instanceId === b.instanceId && a.customerId === b.customerId && a.integrationId === b.integrationId && a.isTestExecution === b.isTestExecution
+  );
+}
+
+/** The first `size` bytes of a file as text, read without blocking. */
+async function readPrefix(file: string, size: number): Promise<string> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const buf = Buffer.alloc(size);
+    await handle.read(buf, 0, size, 0);
+    return buf.toString("utf8");
+  } finally {
+    await handle.close();
   }
 }
