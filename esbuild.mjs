@@ -1,5 +1,6 @@
 // One build per target. This issue needs the server's CLI and its worker; the extension client
 // and the webview join here later. `--watch` rebuilds on change, `--production` minifies.
+import { chmodSync } from "node:fs";
 import * as esbuild from "esbuild";
 
 const watch = process.argv.includes("--watch");
@@ -24,3 +25,6 @@ for (const target of targets) {
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);
 }
+
+// The CLI is the package's bin: `npx --no-install refract` runs it directly.
+if (!watch) chmodSync("dist/cli.js", 0o755);

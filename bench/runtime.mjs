@@ -7,7 +7,7 @@
 // load generator (bench/load.mjs), the bare server (bench/bare.mjs) and Refract. Each is the
 // leader of its own process group so that the group, esbuild's service included, can be killed
 // whatever happens here.
-import { fork, spawn } from "node:child_process";
+import { execFileSync, fork, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -120,6 +120,22 @@ async function idle(s, maxMs = 60_000) {
 
 // Stats lines describe the second before their `at`: keep those wholly inside the window.
 const statsIn = (s, w) => s.stats.filter((x) => x.at - 1000 >= w.windowStart && x.at <= w.windowEnd + 500);
+/**
+ * Refract may print "ready" before it has replayed its journal and go on loading in the
+ * background: time from spawn until the process has been idle for two 100 ms samples in a row.
+ */
+async function settledMs(s) {
+  let last = cpuSeconds(s.proc.pid).all;
+  let quiet = 0;
+  while (quiet < 2 && performance.now() - s.t0 < 30_000) {
+    await sleep(100);
+    const now = cpuSeconds(s.proc.pid).all;
+    quiet = now - last <= 0.01 ? quiet + 1 : 0;
+    last = now;
+  }
+  return performance.now() - s.t0 - 200;
+}
+
 /** CPU seconds used so far by a process's main thread and by the whole process (all threads). */
 function cpuSeconds(pid) {
   const fields = (file) => fs.readFileSync(file, "utf8").split(") ")[1].split(" ");
@@ -142,6 +158,16 @@ function foreignCpu() {
   return out;
 }
 const vmHwmMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+/** The commit dist/ was built from, and whether server code had uncommitted changes then. */
+function codeVersion() {
+  try {
+    const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "server", "protocol") ? " + uncommitted server changes" : ""}`;
+  } catch {
+    return "unknown";
+  }
+}
 
 // ---------------------------------------------------------------- the journal
 /**
@@ -166,7 +192,8 @@ function readJournal(dataDir) {
     for (const line of buf.toString("utf8", 0, whole).split("\n")) {
       if (line.startsWith('{"e":"step"') || !line) continue;
       const e = JSON.parse(line);
-      if (e.e === "accepted") out.accepted.set(e.x.id, e.x.startedAt), storedExecutions++;
+      // accepted entries carry the whole record as `x`, or (compact journal) their own fields
+      if (e.e === "accepted") out.accepted.set(e.x?.id ?? e.id, e.x?.startedAt ?? e.startedAt), storedExecutions++;
       else if (e.e === "started") out.started.set(e.id, e.at);
       else if (e.e === "ended") out.ended.push(e.at);
     }
@@ -187,7 +214,8 @@ async function main() {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-"));
   const dataDir = path.join(tmp, "data");
-  const r = { loadavg: os.loadavg() }; // every figure, written out as JSON at the end
+  const r = { loadavg: os.loadavg(), code: codeVersion() }; // every figure, written out as JSON at the end
+  log(`measuring ${r.code}`);
   const others = foreignCpu();
   const began = Date.now();
   if (r.loadavg[0] > 0.5) log(`warning: the machine is already busy (load average ${r.loadavg.map((x) => x.toFixed(2)).join(" ")}): figures will be noisier`);
@@ -207,8 +235,9 @@ async function main() {
     let srv = startRefract(dataDir);
     const ready = await srv.first;
     r.firstStartMs = srv.readyMs;
+    r.firstSettledMs = await settledMs(srv);
     const flows = Object.fromEntries(ready.integrations[0].flows.map((f) => [f.name, f.testUrl]));
-    log(`refract ready in ${srv.readyMs.toFixed(0)} ms (empty data dir)`);
+    log(`refract ready in ${srv.readyMs.toFixed(0)} ms, idle from ${r.firstSettledMs.toFixed(0)} ms (empty data dir)`);
     await idle(srv, 5000);
     r.idleRssMb = srv.stats.at(-1).rssMb;
     // Warm the JIT of the main thread and both workers, as the bare server was by its own run.
@@ -293,15 +322,18 @@ async function main() {
     const dayDirs = fs.readdirSync(path.join(dataDir, "executions"));
     r.journalMb = dayDirs.reduce((n, d) => n + fs.statSync(path.join(dataDir, "executions", d, "journal.ndjson")).size, 0) / 1048576;
     r.restartMs = [];
+    r.restartSettledMs = [];
     for (let i = 0; i < 3; i++) {
       await stop(srv);
       srv = startRefract(dataDir);
       await srv.first;
       r.restartMs.push(srv.readyMs);
-      log(`restart ${i + 1} with ${storedExecutions} executions (${r.journalMb.toFixed(0)} MB of journal): ready in ${srv.readyMs.toFixed(0)} ms`);
+      r.restartSettledMs.push(await settledMs(srv));
+      log(`restart ${i + 1} with ${storedExecutions} executions (${r.journalMb.toFixed(0)} MB of journal): ready in ${srv.readyMs.toFixed(0)} ms, idle from ${r.restartSettledMs[i].toFixed(0)} ms`);
     }
     await stop(srv);
     r.restartMedianMs = percentile(r.restartMs, 0.5);
+    r.restartSettledMedianMs = percentile(r.restartSettledMs, 0.5);
     let foreign = 0;
     for (const [pid, t] of foreignCpu()) foreign += t - (others.get(pid) ?? 0);
     r.foreignCpuCores = foreign / ((Date.now() - began) / 1000);
@@ -335,13 +367,15 @@ function report(r) {
     ["peak RSS after the fill (VmHWM)", `${r.peakRssAfterFillMb.toFixed(0)} MB`, "info", null, null],
     ["first start, empty data dir", `${r.firstStartMs.toFixed(0)} ms`, "baseline", null, null],
     [`5. restart, ${r.storedExecutions} stored (median of 3)`, `${r.restartMedianMs.toFixed(0)} ms`, "<= 1000 ms", r.restartMedianMs / r.firstStartMs, r.restartMedianMs <= 1000 && r.storedExecutions >= TARGET_STORED],
+    ["first start until idle", `${r.firstSettledMs.toFixed(0)} ms`, "baseline", null, null],
+    ["restart until idle (index loaded)", `${r.restartSettledMedianMs.toFixed(0)} ms`, "info", r.restartSettledMedianMs / r.firstSettledMs, null],
   ];
   const table = rows.map(([figure, value, target, ratio, pass]) => ({ figure, value, target, ratio: ratio === null ? "" : `${ratio.toFixed(2)}x`, verdict: pass === null ? "" : pass ? "PASS" : "FAIL" }));
   const widths = Object.keys(table[0]).map((k) => Math.max(k.length, ...table.map((t) => t[k].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   process.stdout.write(`\n${line(Object.keys(table[0]))}\n${table.map((t) => line(Object.values(t))).join("\n")}\n`);
   const file = path.join(os.tmpdir(), "refract-bench-latest.json");
-  fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, figures: r, table }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), code: r.code, cpus: os.cpus().length, figures: r, table }, null, 2));
   process.stdout.write(`\nfigures as JSON: ${file}\n`);
 }
 

@@ -158,6 +158,28 @@ flows:
       }
     });
 
+    it("explains spectral's rejection of a deploy hook on a flow without onTrigger", async () => {
+      const workspace = copyFixture("basic");
+      fs.writeFileSync(
+        path.join(workspace, "src/index.ts"),
+        `import { flow, integration } from "@prismatic-io/spectral";
+export default integration({
+  name: "Hooks",
+  description: "d",
+  flows: [flow({ name: "Setup", stableKey: "setup", description: "d", onInstanceDeploy: async () => ({}), onExecution: async () => ({ data: 1 }) })],
+});
+`,
+      );
+      const s = await startServer(workspace);
+      try {
+        const error = JSON.parse(s.lines[0]).build.error;
+        assert.match(error, /^src\/index\.ts:2:\d+: integration\(\) failed to load: Error: Invalid trigger configuration detected/);
+        assert.match(error, /onInstanceDeploy or onInstanceDelete but no onTrigger/);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it("rebuilds on change with the next versionNumber, keeps ids, and keeps the last good build serving after a bad change", async () => {
       const workspace = copyFixture("basic");
       const s = await startServer(workspace);

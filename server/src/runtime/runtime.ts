@@ -132,7 +132,10 @@ export class Runtime extends EventEmitter {
     const loaded = await this.describe(version, outcome.file);
     if (!loaded.ok) {
       const location = sourceLocation(this.options.workspace, loaded.error);
-      return this.buildFailed(`${location ? `${location}: ` : ""}integration() failed to load: ${loaded.error.split("\n")[0]}`);
+      const spectralBug = /Invalid trigger configuration detected/.test(loaded.error)
+        ? ": a flow has onInstanceDeploy or onInstanceDelete but no onTrigger, which spectral rejects (a known spectral bug); give that flow an onTrigger"
+        : "";
+      return this.buildFailed(`${location ? `${location}: ` : ""}integration() failed to load: ${loaded.error.split("\n")[0].replace(/: [{[]$/, "")}${spectralBug}`);
     }
     let definition: IntegrationDefinition;
     try {

@@ -272,6 +272,9 @@ function componentUnavailable(ref: any): Error {
 
 // ---------------------------------------------------------------- loading bundles
 function load(version: number, file: string): FromWorker {
+  // Deep enough to reach the integration's own frame below spectral's when integration() throws.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 100;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(file);
@@ -284,6 +287,7 @@ function load(version: number, file: string): FromWorker {
   } catch (err) {
     return { t: "loaded", version, ok: false, error: describeError(err) };
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     delete require.cache[file];
   }
 }
