@@ -41,7 +41,7 @@ export class Loader {
   constructor(
     private readonly workspace: string,
     private readonly outDir: string,
-    private readonly onBuild: (outcome: BuildOutcome) => void,
+    private readonly onBuild: (outcome: BuildOutcome) => unknown,
     private readonly entry?: string,
   ) {}
 

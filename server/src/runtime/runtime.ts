@@ -105,7 +105,9 @@ export class Runtime extends EventEmitter {
       (w, messages) => this.fromWorker(w, messages),
       (w, stop) => this.workerStopped(w, stop),
     );
-    this.loader = new Loader(options.workspace, path.join(options.dataDir, "builds"), (b) => void this.built(b), options.entry);
+    // Builds are taken one at a time, in order: each gets the next version number.
+    let building = Promise.resolve();
+    this.loader = new Loader(options.workspace, path.join(options.dataDir, "builds"), (b) => (building = building.then(() => this.built(b))), options.entry);
     this.firstBuild = new Promise((resolve) => (this.firstBuildDone = resolve));
     this.sweep = setInterval(() => this.enforceTimeLimits(), 250);
     this.sweep.unref();
@@ -247,6 +249,7 @@ export class Runtime extends EventEmitter {
 
   /** Starts queued executions while there is room and the disk keeps up. */
   private pump(): void {
+    if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
     while (this.queue.length && this.integration && this.running.size < this.options.maxConcurrency) {
       if (this.store.pendingBytes > WRITE_BACKLOG_LIMIT) {
