@@ -218,7 +218,6 @@ async function main() {
   log(`measuring ${r.code}`);
   const others = foreignCpu();
   const began = Date.now();
-  if (r.loadavg[0] > 0.5) log(`warning: the machine is already busy (load average ${r.loadavg.map((x) => x.toFixed(2)).join(" ")}): figures will be noisier`);
   try {
     // -- Baseline: the bare server, saturated by 50 connections, then paced at 1,000/s.
     const bare = start([path.join(ROOT, "bench", "bare.mjs")]);
@@ -337,7 +336,8 @@ async function main() {
     let foreign = 0;
     for (const [pid, t] of foreignCpu()) foreign += t - (others.get(pid) ?? 0);
     r.foreignCpuCores = foreign / ((Date.now() - began) / 1000);
-    log(`other processes on this machine used ${r.foreignCpuCores.toFixed(2)} of its ${os.cpus().length} cores on average during the bench`);
+    const noisy = r.foreignCpuCores > 0.2 ? ": every figure below is skewed, run again on a quiet machine" : "";
+    log(`other processes on this machine used ${r.foreignCpuCores.toFixed(2)} of its ${os.cpus().length} cores on average during the bench${noisy}`);
     report(r);
   } finally {
     killAll();

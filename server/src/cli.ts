@@ -99,13 +99,8 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  let served;
-  try {
-    served = await serve(options);
-  } catch (err) {
-    process.stderr.write(`refract: ${err instanceof ServeError ? err.message : (err as Error).stack}\n`);
-    process.exit(1);
-  }
+  // Signal handlers come first: a signal during start-up stops the server once it is up.
+  const serving = serve(options);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -114,16 +109,24 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`refract: ${signal}: finishing running executions (up to 10 s)\n`);
-    served.stop().then(
-      () => process.exit(0),
-      (err) => {
-        process.stderr.write(`refract: stopping failed: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
+    serving
+      .then((served) => served.stop())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          process.stderr.write(`refract: stopping failed: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  try {
+    await serving;
+  } catch (err) {
+    process.stderr.write(`refract: ${err instanceof ServeError ? err.message : (err as Error).stack}\n`);
+    process.exit(1);
+  }
 }
 
 void main();

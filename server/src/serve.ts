@@ -36,7 +36,7 @@ export interface Served {
 }
 
 /** `refract serve`: lock the data dir, listen, build, deploy the system instance, print the ready output. */
-export async function serve(o: ServeOptions, out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Promise<Served> {
+export async function serve(o: ServeOptions, out: (line: string) => void = stdoutLines()): Promise<Served> {
   if (!fs.existsSync(o.workspace) || !fs.statSync(o.workspace).isDirectory()) throw new ServeError(`The workspace ${o.workspace} is not a folder`);
   fs.mkdirSync(o.dataDir, { recursive: true });
   const releaseLock = acquireLock(o.dataDir);
@@ -88,6 +88,15 @@ export async function serve(o: ServeOptions, out: (line: string) => void = (l) =
 }
 
 // ---------------------------------------------------------------- output (INTERFACES.md §1)
+/** Lines to stdout, one write per tick: a pipe write is synchronous, and busy servers end many executions per tick. */
+function stdoutLines(): (line: string) => void {
+  let pending = "";
+  return (line) => {
+    if (!pending) setImmediate(() => (process.stdout.write(pending), (pending = "")));
+    pending += line + "\n";
+  };
+}
+
 function integrationsSummary(runtime: Runtime) {
   const current = runtime.integration;
   if (!current) return [];

@@ -7,12 +7,8 @@ import { WebhookOptions, handleWebhook } from "./webhooks";
 /** The one HTTP listener: webhooks now; `/api`, `/results` and `/ui` join it in later issues. */
 export function createHttpServer(runtime: Runtime, options: WebhookOptions): http.Server {
   const server = http.createServer((req, res) => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://localhost");
-    } catch {
-      return sendJson(res, 400, { error: "Malformed request URL" });
-    }
+    const url = requestTarget(req.url ?? "/");
+    if (!url) return sendJson(res, 400, { error: "Malformed request URL" });
     if (url.pathname.startsWith("/trigger/")) {
       handleWebhook(runtime, req, res, url, options).catch((err) => {
         if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
@@ -31,6 +27,26 @@ export function createHttpServer(runtime: Runtime, options: WebhookOptions): htt
   });
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+export interface RequestTarget {
+  pathname: string;
+  /** `?…` or "". */
+  search: string;
+}
+
+/** The path and query of a request target; origin-form is split by hand, as `new URL` costs more per request. */
+function requestTarget(raw: string): RequestTarget | null {
+  if (raw.startsWith("/")) {
+    const q = raw.indexOf("?");
+    return q < 0 ? { pathname: raw, search: "" } : { pathname: raw.slice(0, q), search: raw.slice(q) };
+  }
+  try {
+    const url = new URL(raw);
+    return { pathname: url.pathname, search: url.search };
+  } catch {
+    return null;
+  }
 }
 
 /**

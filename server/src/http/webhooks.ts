@@ -2,6 +2,7 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { FlowResponse, TriggerRequest } from "../runtime/messages";
 import { ExecutionWaiters, Runtime, TriggerRefused } from "../runtime/runtime";
 import { sendJson } from "./respond";
+import type { RequestTarget } from "./server";
 
 export interface WebhookOptions {
   maxBodyBytes: number;
@@ -15,7 +16,7 @@ const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
  * says: at once for plain async flows, after the trigger step for flows with their own
  * `onTrigger`, and with the flow's result for synchronous ones.
  */
-export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res: ServerResponse, url: URL, options: WebhookOptions): Promise<void> {
+export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res: ServerResponse, url: RequestTarget, options: WebhookOptions): Promise<void> {
   const [, , flowConfigId, ...fragment] = url.pathname.split("/");
   if (!METHODS.has(req.method ?? "")) {
     return sendJson(res, 405, { error: `Webhooks accept ${[...METHODS].join(", ")}, not ${req.method}` }, { allow: [...METHODS].join(", ") });
@@ -33,7 +34,7 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
   const request: TriggerRequest = {
     method: req.method!,
     headers,
-    queryParameters: Object.fromEntries(url.searchParams),
+    queryParameters: url.search ? Object.fromEntries(new URLSearchParams(url.search)) : {},
     body,
     contentType: req.headers["content-type"] ?? "",
     pathFragment: fragment.map(safeDecode).join("/"),

@@ -4,13 +4,43 @@
 // AsyncLocalStorage, so `console.*`, `process.exit` and stray exceptions are pinned to it.
 
 import { AsyncLocalStorage, createHook } from "node:async_hooks";
+import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { setPriority } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
-import { Encoder } from "@msgpack/msgpack";
 import { Severity, StepName } from "../../../protocol/executions";
+import { encodeResult, isJson, isText } from "./stepResult";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, ToWorker, TriggerRequest } from "./messages";
 
-process.setSourceMapsEnabled(true);
+// Bundles carry an inline source map. Node's own source-map support would parse it at every
+// load (tens of MB per worker for a spectral bundle); stacks are mapped here instead, on demand.
+const sourceMaps = new Map<string, SourceMap | null>();
+
+function sourceMapOf(file: string): SourceMap | null {
+  let map = sourceMaps.get(file);
+  if (map === undefined) {
+    const marker = "//# sourceMappingURL=data:application/json;base64,";
+    const text = readFileSync(file, "utf8");
+    const at = text.lastIndexOf(marker);
+    map = at < 0 ? null : new SourceMap(JSON.parse(Buffer.from(text.slice(at + marker.length), "base64").toString("utf8")));
+    sourceMaps.set(file, map);
+  }
+  return map;
+}
+
+/** A stack with every frame in a loaded bundle replaced by its TypeScript position. */
+function mapStack(stack: string): string {
+  return stack.replace(/((?:\/|[A-Za-z]:\\)[^\s()]+\.js):(\d+):(\d+)/g, (frame, file: string, line: string, column: string) => {
+    if (!bundleFiles.has(file)) return frame;
+    const entry = sourceMapOf(file)?.findEntry(Number(line) - 1, Number(column) - 1);
+    if (!entry || !("originalSource" in entry) || !entry.originalSource) return frame;
+    const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : resolve(dirname(file), entry.originalSource);
+    return `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
+  });
+}
 
 interface Bundle {
   key: string;
@@ -27,10 +57,18 @@ interface Running {
 }
 
 const port = parentPort!;
-const bundles = new Map<number, Bundle>();
+
+// User code must not starve the main thread, which answers webhooks: on Linux a thread's nice
+// value is its own, so this lowers only this worker.
+try {
+  setPriority(10);
+} catch {
+  // not permitted here: run at normal priority
+}
+const bundles = new Map<number, Bundle & { file: string }>();
+const bundleFiles = new Set<string>();
 const contexts = new Map<string, ContextBase>();
 const current = new AsyncLocalStorage<Running>();
-const encoder = new Encoder({ ignoreUndefined: true });
 
 // Tell the main thread whose code runs, so a thread that never yields can be pinned to one
 // execution (pool.ts, PoolWorker.blockedBy).
@@ -74,7 +112,8 @@ function flush(): void {
 
 // ---------------------------------------------------------------- logging
 function log(r: Running, severity: Severity, args: unknown[]): void {
-  const line = { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message: format(...args) };
+  const message = args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args);
+  const line = { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message };
   if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
   r.logs += JSON.stringify(line) + "\n";
   logsPending.add(r);
@@ -118,7 +157,7 @@ process.on("uncaughtException", (err) => fatal(`uncaught exception outside the e
 process.on("unhandledRejection", (err) => fatal(`unhandled promise rejection: ${describeError(err)}`));
 
 function describeError(err: unknown): string {
-  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  if (err instanceof Error) return err.stack ? mapStack(err.stack) : `${err.name}: ${err.message}`;
   return typeof err === "string" ? err : format(err);
 }
 
@@ -128,19 +167,6 @@ function errorMessage(err: unknown): string {
 }
 
 // ---------------------------------------------------------------- results and responses
-const isJson = (ct: string) => /^application\/(.+\+)?json\b/i.test(ct);
-const isText = (ct: string) => /^text\/|^application\/(.+\+)?(xml|x-www-form-urlencoded)\b/i.test(ct);
-
-/**
- * A step result as Prismatic's clients read it: `{data, contentType}` with JSON as a string
- * holding the JSON text, text as a string, binary as `bin`; `contentType` omitted, never null.
- */
-function encodeResult(data: unknown, contentType: unknown): Uint8Array {
-  const ct = typeof contentType === "string" && contentType ? contentType : undefined;
-  if (data instanceof Uint8Array) return encoder.encode({ data, contentType: ct });
-  if (typeof data === "string" && ct && !isJson(ct)) return encoder.encode({ data, contentType: ct });
-  return encoder.encode({ data: JSON.stringify(data) ?? "null", contentType: ct ?? "application/json" });
-}
 
 function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowResponse {
   const value = r && "body" in r ? r.body : r && "data" in r ? r.data : defaultBody;
@@ -149,6 +175,17 @@ function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowRe
   for (const [k, v] of Object.entries(r?.headers ?? {})) headers[k] = String(v);
   const contentType = typeof r?.contentType === "string" ? r.contentType : "application/json";
   return { statusCode: Number(r?.statusCode) || defaultStatus, contentType, headers, body };
+}
+
+/**
+ * The trigger result as stored: the request's bytes (`rawBody.data`, a binary `body.data`) as
+ * base64 strings rather than JSON.stringify's array of numbers, four times the size and the
+ * costliest part of storing a webhook execution.
+ */
+function storable(payload: any): unknown {
+  if (!payload || typeof payload !== "object") return payload;
+  const base64 = (part: any) => (part && typeof part === "object" && part.data instanceof Uint8Array ? { ...part, data: Buffer.from(part.data.buffer, part.data.byteOffset, part.data.byteLength).toString("base64") } : part);
+  return { ...payload, rawBody: base64(payload.rawBody), body: base64(payload.body) };
 }
 
 // ---------------------------------------------------------------- the trigger payload (spectral-runtime.md §4)
@@ -237,7 +274,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
         : { payload };
       const triggerPayload = trigger?.payload ?? payload;
       const response = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
-      const result = encodeResult(triggerPayload, undefined);
+      const result = encodeResult(storable(triggerPayload), undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response }, [result]);
 
       step = r.stepName = "onExecution";
@@ -255,7 +292,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       const ended = Date.now();
       const message = errorMessage(err);
       logger.error(describeError(err));
-      const result = encodeResult({ error: message, stack: err instanceof Error ? err.stack : undefined }, undefined);
+      const result = encodeResult({ error: message, stack: err instanceof Error && err.stack ? mapStack(err.stack) : undefined }, undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true }, [result]);
       logger.info(`Ending Instance Execution (ERROR, ${ended - began} ms)`);
       post({ t: "ended", id: msg.id, at: ended, error: message });
@@ -277,12 +314,13 @@ function load(version: number, file: string): FromWorker {
   Error.stackTraceLimit = 100;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
+    bundleFiles.add(file);
     const mod = require(file);
     const bundle: Bundle = mod?.default ?? mod;
     if (!bundle || typeof bundle.codeNativeIntegrationYAML !== "string") {
       return { t: "loaded", version, ok: false, error: "the entry does not default-export integration({...}) from @prismatic-io/spectral" };
     }
-    bundles.set(version, bundle);
+    bundles.set(version, Object.assign(bundle, { file }));
     return { t: "loaded", version, ok: true, key: bundle.key, yaml: bundle.codeNativeIntegrationYAML };
   } catch (err) {
     return { t: "loaded", version, ok: false, error: describeError(err) };
@@ -298,9 +336,15 @@ port.on("message", (messages: ToWorker[]) => {
       case "load":
         post(load(msg.version, msg.file));
         break;
-      case "unload":
+      case "unload": {
+        const file = bundles.get(msg.version)?.file;
         bundles.delete(msg.version);
+        if (file && ![...bundles.values()].some((b) => b.file === file)) {
+          bundleFiles.delete(file);
+          sourceMaps.delete(file);
+        }
         break;
+      }
       case "context":
         contexts.set(msg.key, msg.base);
         break;

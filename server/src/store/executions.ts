@@ -51,7 +51,7 @@ export interface ExecutionRecord {
   error: string | null;
   /** The integration build that ran it; set when it starts. */
   versionNumber: number | null;
-  /** MessagePack trigger request: `{method, pathFragment, headers, queryParameters, body, contentType}`. */
+  /** The trigger request it was invoked with (`encodeRequest` in runtime.ts). */
   request: BlobRef | null;
   steps: StepRecord[];
 }
@@ -89,8 +89,8 @@ const LINES_PER_SLICE = 5000;
 
 /**
  * Executions, step results and logs, in append-only files, one folder per UTC day:
- * `journal.ndjson` (one JSON entry per change of an execution), `blobs.bin` (MessagePack request
- * payloads and step results, referenced by offset) and `logs.ndjson`. The journals are replayed
+ * `journal.ndjson` (one JSON entry per change of an execution), `blobs.bin` (trigger requests and
+ * MessagePack step results, referenced by offset) and `logs.ndjson`. The journals are replayed
  * into an in-memory index in the background at start-up (`loaded`); blobs and logs are read on
  * demand. Retention deletes whole folders.
  */
