@@ -140,10 +140,10 @@ describe("refract serve (INTERFACES.md §1)", function () {
 
   it("after a kill -9: running executions end in ERROR, queued ones run at the next start, nothing accepted is lost", async () => {
     const workspace = copyFixture("basic");
-    const first = start(["serve", workspace, "--port", "0", "--json", "--max-concurrency", "1"]);
+    const first = start(["serve", workspace, "--port", "0", "--json", "--max-concurrency", "2"]);
     const ready = await first.json("ready");
     const echo = ready.integrations[0].flows.find((f: any) => f.name === "Echo").testUrl;
-    const runningId = (await postJson(`${echo}?sleep=20000`, {})).json.executionId;
+    const runningIds = [(await postJson(`${echo}?sleep=20000`, {})).json.executionId, (await postJson(`${echo}?sleep=20000`, {})).json.executionId];
     const queuedIds = [(await postJson(echo, { n: 1 })).json.executionId, (await postJson(echo, { n: 2 })).json.executionId];
     await first.kill("SIGKILL");
 
@@ -154,12 +154,14 @@ describe("refract serve (INTERFACES.md §1)", function () {
 
     const store = new ExecutionStore(path.join(workspace, ".refract"));
     await store.open();
-    const stopped = store.executions.get(runningId)!;
-    assert.equal(stopped.status, "ERROR");
-    assert.equal(stopped.error, STOPPED_BEFORE_FINISH);
-    assert.ok(stopped.request, "its request is kept, so it can be replayed");
-    const logs = await store.readLogs(stopped);
-    assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    for (const id of runningIds) {
+      const stopped = store.executions.get(id)!;
+      assert.equal(stopped.status, "ERROR");
+      assert.equal(stopped.error, STOPPED_BEFORE_FINISH);
+      assert.ok(stopped.request, "its request is kept, so it can be replayed");
+      const logs = await store.readLogs(stopped);
+      assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    }
     for (const [i, id] of queuedIds.entries()) {
       const x = store.executions.get(id)!;
       const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string };

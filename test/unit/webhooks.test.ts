@@ -240,3 +240,21 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(typeof line.durationMs, "number");
   });
 });
+
+describe("backpressure", () => {
+  it("queues up to --max-concurrency executions, then holds new webhooks until there is room", async () => {
+    const s = await startServer(copyFixture("basic"), { maxConcurrency: 1 });
+    try {
+      const first = await postJson(`${s.flows["Echo"]}?sleep=800`, {});
+      const second = await postJson(s.flows["Echo"], { n: 2 });
+      assert.equal(s.runtime.store.executions.get(second.json.executionId)!.status, "QUEUED", "the second waits in the queue");
+      const third = await postJson(s.flows["Echo"], { n: 3 });
+      const [x1, x2, x3] = await Promise.all([first, second, third].map((r) => s.waitForEnd(r.json.executionId)));
+      assert.ok([x1, x2, x3].every((x) => x.status === "SUCCESS"));
+      assert.ok(x2.runStartedAt! >= x1.endedAt!, "one at a time");
+      assert.ok(x3.startedAt >= x1.endedAt!, "the third was accepted only once the first had ended and the queue had room");
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -23,6 +23,8 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
   }
   const declared = Number(req.headers["content-length"]);
   if (declared > options.maxBodyBytes) return tooLarge(req, res, options);
+  const room = runtime.roomToAccept();
+  if (room) await room;
   const body = await readBody(req, options.maxBodyBytes);
   if (body === null) return tooLarge(req, res, options);
 

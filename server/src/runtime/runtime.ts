@@ -88,6 +88,7 @@ export class Runtime extends EventEmitter {
   private readonly pool: WorkerPool;
   private readonly running = new Map<string, Pending>();
   private readonly queue: Pending[] = [];
+  private readonly roomWaiters: Array<() => void> = [];
   private readonly contexts = new Map<string, ContextBase>();
   private bundleFile: string | null = null;
   private contextRevision = 0;
@@ -268,6 +269,17 @@ export class Runtime extends EventEmitter {
       }
       this.dispatch(this.queue.shift()!);
     }
+    while (this.roomWaiters.length && this.queue.length < this.options.maxConcurrency) this.roomWaiters.shift()!();
+  }
+
+  /**
+   * Backpressure on callers: while as many executions wait in the queue as may run at once, a
+   * new webhook waits (holding its connection) instead of growing the queue, so acceptance keeps
+   * pace with completion. Null when there is room now.
+   */
+  roomToAccept(): Promise<void> | null {
+    if (this.queue.length < this.options.maxConcurrency || this.stopping) return null;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** Executions accepted before a stop but never started run now, in the order they arrived. */
@@ -456,6 +468,7 @@ export class Runtime extends EventEmitter {
   /** Stops accepting, gives running executions up to `graceMs`, ends the rest as stopped. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    for (const admit of this.roomWaiters.splice(0)) admit(); // they are refused with 503
     clearInterval(this.sweep);
     await this.loader.stop();
     await this.storeLoaded;
