@@ -217,20 +217,25 @@ export default integration({
       }
     });
 
-    it("keeps integration, flow and flow config ids and webhook URLs across restarts; the version goes on", async () => {
+    it("keeps integration, flow and flow config ids and webhook URLs across restarts; a restart is a new version only when the sources changed", async () => {
       const workspace = copyFixture("basic");
-      const first = await startServer(workspace);
-      const ready1 = JSON.parse(first.lines[0]);
-      await first.stop();
-      const second = await startServer(workspace);
-      const ready2 = JSON.parse(second.lines[0]);
-      await second.stop();
-      assert.equal(ready2.integrations[0].id, ready1.integrations[0].id);
-      assert.deepEqual(
-        ready2.integrations[0].flows.map((f: any) => [f.id, new URL(f.testUrl).pathname]),
-        ready1.integrations[0].flows.map((f: any) => [f.id, new URL(f.testUrl).pathname]),
-      );
-      assert.equal(ready2.integrations[0].versionNumber, ready1.integrations[0].versionNumber + 1);
+      const readyOf = async () => {
+        const s = await startServer(workspace);
+        await s.stop();
+        return JSON.parse(s.lines[0]).integrations[0];
+      };
+      const first = await readyOf();
+      const second = await readyOf();
+      assert.equal(second.id, first.id);
+      const urls = (i: any) => i.flows.map((f: any) => [f.id, new URL(f.testUrl).pathname]);
+      assert.deepEqual(urls(second), urls(first));
+      assert.equal(second.versionNumber, first.versionNumber, "the previous run's bundle serves again");
+
+      const file = path.join(workspace, "src/index.ts");
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"trace line"', '"trace line, edited while stopped"'));
+      const third = await readyOf();
+      assert.equal(third.versionNumber, first.versionNumber + 1);
+      assert.deepEqual(urls(third), urls(first));
     });
 
     it("serves a folder with no integration and picks one up when it appears", async () => {

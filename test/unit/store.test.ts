@@ -68,7 +68,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     fs.appendFileSync(path.join(dayDir, "logs.ndjson"), '{"at":1,"sever');
 
     const reopened = new ExecutionStore(dir);
-    assert.deepEqual(await reopened.open(t + 100), ["queued-1", "queued-2"]);
+    assert.deepEqual(await reopened.open(undefined, t + 100), ["queued-1", "queued-2"]);
     const running = reopened.executions.get("running")!;
     assert.equal(running.status, "ERROR");
     assert.equal(running.resultType, "ERROR");

@@ -1,8 +1,19 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
 
-export type BuildOutcome = { ok: true; file: string } | { ok: false; error: string };
+/**
+ * A build's outcome. `reused` is a good bundle identical to the last one: the one serving, or at
+ * start-up the one the previous run built from the same sources (no new version for either).
+ */
+export type BuildOutcome = { ok: true; file: string; reused: boolean } | { ok: false; error: string };
+
+/** `builds/last.json`: the last good bundle and the size and mtime of every file it was built from. */
+interface BuildCache {
+  file: string;
+  inputs: Record<string, [mtimeMs: number, size: number]>;
+}
 
 const SPECTRAL = "@prismatic-io/spectral";
 
@@ -35,8 +46,10 @@ export function findIntegration(workspace: string, entry?: string): { entry: str
 export class Loader {
   private ctx: esbuild.BuildContext | null = null;
   private poll: NodeJS.Timeout | null = null;
-  private counter = 0;
   private lastMissing = "";
+  /** The last good bundle. */
+  private current: string | null = null;
+  private attaching: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly workspace: string,
@@ -45,10 +58,35 @@ export class Loader {
     private readonly entry?: string,
   ) {}
 
+  /**
+   * Serves the previous run's bundle at once when none of its sources changed (start-up then
+   * skips esbuild's cold build), then builds and watches as usual.
+   */
   async start(): Promise<void> {
-    fs.rmSync(this.outDir, { recursive: true, force: true });
     fs.mkdirSync(this.outDir, { recursive: true });
-    await this.attach();
+    const cached = this.validCache();
+    for (const f of fs.readdirSync(this.outDir)) if (f.startsWith("build-") && path.join(this.outDir, f) !== cached) fs.rmSync(path.join(this.outDir, f));
+    if (cached) {
+      this.current = cached;
+      await this.onBuild({ ok: true, file: cached, reused: true });
+      this.attaching = this.attach(); // esbuild's first build confirms it, or brings what changed
+    } else {
+      await this.attach();
+    }
+  }
+
+  private validCache(): string | null {
+    try {
+      const cache: BuildCache = JSON.parse(fs.readFileSync(path.join(this.outDir, "last.json"), "utf8"));
+      if (!fs.existsSync(cache.file) || Object.keys(cache.inputs).length === 0) return null;
+      for (const [file, [mtimeMs, size]] of Object.entries(cache.inputs)) {
+        const stat = fs.statSync(file, { throwIfNoEntry: false });
+        if (!stat || stat.mtimeMs !== mtimeMs || stat.size !== size) return null;
+      }
+      return cache.file;
+    } catch {
+      return null;
+    }
   }
 
   private async attach(): Promise<void> {
@@ -76,6 +114,7 @@ export class Loader {
           sourcesContent: false,
           write: false,
           outfile: path.join(this.outDir, "bundle.js"),
+          metafile: true,
           absWorkingDir: this.workspace,
           loader: { ".md": "text" },
           logLevel: "silent",
@@ -100,13 +139,24 @@ export class Loader {
     }
     const js = result.outputFiles?.find((f) => f.path.endsWith(".js"));
     if (!js) return;
-    const file = path.join(this.outDir, `build-${++this.counter}.js`);
+    // Named by content: an unchanged rebuild is recognised, and files never collide across runs.
+    const file = path.join(this.outDir, `build-${createHash("sha256").update(js.contents).digest("hex").slice(0, 16)}.js`);
+    if (file === this.current) return void this.onBuild({ ok: true, file, reused: true });
     fs.writeFileSync(file, js.contents);
-    this.onBuild({ ok: true, file });
+    this.current = file;
+    const inputs: BuildCache["inputs"] = {};
+    for (const input of Object.keys(result.metafile?.inputs ?? {})) {
+      const abs = path.resolve(this.workspace, input);
+      const stat = fs.statSync(abs, { throwIfNoEntry: false });
+      if (stat) inputs[abs] = [stat.mtimeMs, stat.size];
+    }
+    fs.writeFileSync(path.join(this.outDir, "last.json"), JSON.stringify({ file, inputs } satisfies BuildCache));
+    this.onBuild({ ok: true, file, reused: false });
   }
 
   async stop(): Promise<void> {
     if (this.poll) clearInterval(this.poll);
+    await this.attaching;
     await this.ctx?.dispose();
   }
 }

@@ -126,9 +126,9 @@ export class Runtime extends EventEmitter {
 
   /** Opens the store, builds, deploys the system instance; resolves when ready (INTERFACES.md §1). */
   async start(): Promise<void> {
-    // The index loads in the background: webhooks are accepted meanwhile, and executions
-    // accepted before a stop but never started run once it is in.
-    this.storeLoaded = this.store.open().then((ids) => {
+    // The index loads in the background once the first build is in: webhooks are accepted
+    // meanwhile, and executions accepted before a stop but never started run once it is in.
+    this.storeLoaded = this.store.open(this.firstBuild).then((ids) => {
       this.recovered = ids;
       this.pump();
     });
@@ -140,8 +140,16 @@ export class Runtime extends EventEmitter {
   // ---------------------------------------------------------------- builds
   private async built(outcome: BuildOutcome): Promise<void> {
     if (!outcome.ok) return this.buildFailed(outcome.error);
+    if (outcome.reused && outcome.file === this.bundleFile) {
+      // The sources came back to the bundle that is serving: nothing new to load.
+      if (!this.build.ok) {
+        this.build = { ...this.build, ok: true, error: null };
+        this.emit("build", this.build);
+      }
+      return;
+    }
     const previous = this.metadata.data.integrations.find((i) => i.root === ".");
-    const version = (previous?.versionNumber ?? 0) + 1;
+    const version = (previous?.versionNumber ?? 0) + (outcome.reused && previous ? 0 : 1);
     const loaded = await this.describe(version, outcome.file);
     if (!loaded.ok) {
       const location = sourceLocation(this.options.workspace, loaded.error);

@@ -105,18 +105,20 @@ export class ExecutionStore {
   }
 
   /**
-   * Cuts torn tails, then replays every day's journal as it was at this moment, a slice at a time;
+   * Cuts torn tails at once, then (after `replayAfter`, so start-up work comes first) replays every
+   * day's journal as it was when opened, a slice at a time;
    * executions written meanwhile are already in the index. Executions that were running end in
    * ERROR; resolves to the ids of those still QUEUED, oldest first, so the runtime can run them.
    */
-  async open(now = Date.now()): Promise<string[]> {
-    const sources: { day: string; text: Promise<string> }[] = [];
+  async open(replayAfter: Promise<unknown> = Promise.resolve(), now = Date.now()): Promise<string[]> {
+    const sizes = new Map<string, number>();
     for (const day of this.listDays()) {
       const dir = path.join(this.root, day);
       cutTornTail(path.join(dir, "logs.ndjson"));
-      const size = cutTornTail(path.join(dir, "journal.ndjson"));
-      sources.push({ day, text: readPrefix(path.join(dir, "journal.ndjson"), size) });
+      sizes.set(day, cutTornTail(path.join(dir, "journal.ndjson")));
     }
+    await replayAfter;
+    const sources = [...sizes].map(([day, size]) => ({ day, text: readPrefix(path.join(this.root, day, "journal.ndjson"), size) }));
     const loaded: ExecutionRecord[] = [];
     for (const { day, text } of sources) {
       const scopes = new Map<string, ExecutionScope>();
