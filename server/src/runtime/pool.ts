@@ -1,6 +1,13 @@
 import { Worker } from "node:worker_threads";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } from "./messages";
 
+/**
+ * Each worker's young generation. V8's default lets it reach 48 MB per isolate, which under
+ * load made the workers most of the process's memory; executions allocate short-lived objects
+ * that a smaller nursery collects just as well.
+ */
+const YOUNG_GENERATION_MB = 16;
+
 export interface PoolOptions {
   script: string;
   size: number;
@@ -80,7 +87,7 @@ export class WorkerPool {
     const activity = new Int32Array(new SharedArrayBuffer(3 * 4));
     const thread = new Worker(this.options.script, {
       workerData: { activity },
-      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb },
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       stdout: false,
       stderr: false,
     });

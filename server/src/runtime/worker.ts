@@ -228,11 +228,23 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
     globalDebug: false,
   };
   const context = (stepName: StepName, componentActionKey: string) => ({
-    ...common,
-    ...state,
     logger,
     configVars: base.configVars,
+    instanceState: state.instanceState,
+    crossFlowState: state.crossFlowState,
+    executionState: state.executionState,
+    integrationState: state.integrationState,
     stepId: `${msg.id}:${stepName}`,
+    executionId: msg.id,
+    startedAt: startedAtIso,
+    invokeUrl: request.invokeUrl,
+    webhookUrls: base.webhookUrls,
+    webhookApiKeys: base.webhookApiKeys,
+    customer: base.customer,
+    instance: base.instance,
+    user: base.user,
+    integration: base.integration,
+    flow: base.flow,
     executionFrame: {
       invokedByExecutionJWT: "",
       invokedByExecutionStartedAt: "",
@@ -243,11 +255,9 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       loopPath: "",
     },
     flowSchemas: {},
+    globalDebug: false,
     runnerAllocatedMemoryMb: base.runnerAllocatedMemoryMb,
-    _components: {
-      invoke: (ref: any) => Promise.reject(componentUnavailable(ref)),
-      invokeTrigger: (ref: any) => Promise.reject(componentUnavailable(ref)),
-    },
+    _components: COMPONENTS,
   });
 
   await current.run(r, async () => {
@@ -299,6 +309,12 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
     }
   });
 }
+
+/** Spectral routes `context.components.<component>.<action>(…)` here; none exist locally. */
+const COMPONENTS = {
+  invoke: (ref: any) => Promise.reject(componentUnavailable(ref)),
+  invokeTrigger: (ref: any) => Promise.reject(componentUnavailable(ref)),
+};
 
 function componentUnavailable(ref: any): Error {
   const component = ref?.component?.key ?? "unknown";
