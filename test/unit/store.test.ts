@@ -21,10 +21,19 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await f.flushed();
     await f.flushed();
     assert.equal(fs.readFileSync(file, "utf8"), "abcde");
+    assert.equal(f.pendingBytes, 0);
     await f.close();
     const again = new AppendFile(file);
     assert.equal(again.append(Buffer.from("f")), 5, "offsets continue after a reopen");
     await again.close();
+    const text = new AppendFile(path.join(path.dirname(file), "t.ndjson"));
+    text.appendText("é1\n");
+    text.appendText("2\n");
+    assert.ok(text.pendingBytes > 0);
+    await text.flushed();
+    assert.equal(text.pendingBytes, 0, "multi-byte text is accounted exactly");
+    assert.equal(fs.readFileSync(text.path, "utf8"), "é1\n2\n");
+    await text.close();
   });
 
   it("keeps executions, step results and logs across a reopen", async () => {
@@ -36,7 +45,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     store.started("a", day + 5, 3);
     store.stepResult("a", "onTrigger", encode({ data: "{}", contentType: "application/json" }), day + 5, day + 6, false);
     store.stepResult("a", "onExecution", encode({ data: "ok", contentType: "text/plain" }), day + 6, day + 9, false);
-    store.appendLogs("a", Buffer.from(JSON.stringify({ at: day + 5, severity: "INFO", stepName: "onTrigger", executionId: "a", message: "hello" }) + "\n"));
+    store.appendLogs("a", JSON.stringify({ at: day + 5, severity: "INFO", stepName: "onTrigger", executionId: "a", message: "hello" }) + "\n");
     store.ended("a", "SUCCESS", "COMPLETED", null, day + 9);
     await store.close();
 

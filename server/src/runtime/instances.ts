@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { newId } from "../ids";
 import { Customer, FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
-import { IntegrationDefinition } from "./definition";
+import { FlowDefinition, IntegrationDefinition } from "./definition";
 
 export const SYSTEM_CUSTOMER_NAME = "Refract Test Customer";
 
@@ -12,6 +12,8 @@ export class InstanceError extends Error {}
 export interface CurrentIntegration {
   meta: IntegrationMeta;
   definition: IntegrationDefinition;
+  /** The definition's flows by their (stable) flow id. */
+  flowsById: Map<string, FlowDefinition>;
 }
 
 /**
@@ -26,8 +28,11 @@ export class Instances {
     private readonly changed: () => void,
   ) {}
 
+  private index: { customers: Map<string, Customer>; instances: Map<string, Instance>; flowConfigs: Map<string, FlowConfig> } | null = null;
+
   private change<T>(fn: Parameters<Metadata["change"]>[0]): T {
     const result = this.metadata.change(fn) as T;
+    this.index = null;
     this.changed();
     return result;
   }
@@ -41,15 +46,25 @@ export class Instances {
   }
 
   customer(id: string): Customer | undefined {
-    return this.metadata.data.customers.find((c) => c.id === id);
+    return this.byId().customers.get(id);
   }
 
   instance(id: string): Instance | undefined {
-    return this.metadata.data.instances.find((i) => i.id === id);
+    return this.byId().instances.get(id);
   }
 
   flowConfig(id: string): FlowConfig | undefined {
-    return this.metadata.data.flowConfigs.find((f) => f.id === id);
+    return this.byId().flowConfigs.get(id);
+  }
+
+  /** Lookups by id for every webhook, rebuilt after a change. */
+  private byId() {
+    this.index ??= {
+      customers: new Map(this.metadata.data.customers.map((c) => [c.id, c])),
+      instances: new Map(this.metadata.data.instances.map((i) => [i.id, i])),
+      flowConfigs: new Map(this.metadata.data.flowConfigs.map((f) => [f.id, f])),
+    };
+    return this.index;
   }
 
   flowConfigsOf(instanceId: string): FlowConfig[] {

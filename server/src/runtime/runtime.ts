@@ -175,7 +175,8 @@ export class Runtime extends EventEmitter {
       for (const f of definition.flows) m.flowIds[f.stableKey] ??= newId("IntegrationFlow");
       return m;
     });
-    this.integration = { meta, definition };
+    const flowsById = new Map(definition.flows.map((f) => [meta.flowIds[f.stableKey], f]));
+    this.integration = { meta, definition, flowsById };
     this.bundleFile = outcome.file;
     this.build = { ok: true, error: null, versionNumber: meta.versionNumber };
     this.contexts.clear();
@@ -225,8 +226,7 @@ export class Runtime extends EventEmitter {
 
   /** The flow definition of the current build for a flow id, if it still exists. */
   flowById(flowId: string): FlowDefinition | undefined {
-    const entry = Object.entries(this.integration?.meta.flowIds ?? {}).find(([, id]) => id === flowId);
-    return entry ? this.integration!.definition.flows.find((f) => f.stableKey === entry[0]) : undefined;
+    return this.integration?.flowsById.get(flowId);
   }
 
   webhookUrl(flowConfigId: string): string {
@@ -383,7 +383,7 @@ export class Runtime extends EventEmitter {
           this.store.started(m.id, m.at, this.running.get(m.id)?.version ?? this.build.versionNumber);
           break;
         case "logs":
-          this.store.appendLogs(m.id, Buffer.from(m.lines));
+          this.store.appendLogs(m.id, m.lines);
           break;
         case "step": {
           this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);

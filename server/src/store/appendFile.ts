@@ -6,11 +6,15 @@ import * as fs from "node:fs";
  * killed process loses nothing the OS has; a torn tail after power loss is cut at start-up).
  */
 export class AppendFile {
-  /** Size including bytes not written yet: the offset the next append gets. */
+  /** Size including bytes not written yet: the offset the next `append` gets. */
   size: number;
+  /** Appended but not yet handed to the OS (text counts its UTF-16 length): the backpressure signal. */
   pendingBytes = 0;
   private readonly fd: number;
   private batch: Buffer[] = [];
+  private text = "";
+  /** What this batch added to pendingBytes. */
+  private batchPending = 0;
   private batchWaiters: Array<(err?: Error) => void> = [];
   private writing = false;
   private scheduled = false;
@@ -26,35 +30,54 @@ export class AppendFile {
     const offset = this.size;
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.size += buf.length;
-    this.pendingBytes += buf.length;
     this.batch.push(buf);
+    this.added(buf.length);
+    return offset;
+  }
+
+  /**
+   * Appends text, for NDJSON files (which need no offsets, so `size` does not follow it): the
+   * lines of one tick become one Buffer.
+   */
+  appendText(text: string): void {
+    this.text += text;
+    this.added(text.length);
+  }
+
+  private added(n: number): void {
+    this.pendingBytes += n;
+    this.batchPending += n;
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-    return offset;
   }
 
   flushed(): Promise<void> {
-    if (this.batch.length === 0 && !this.writing) return Promise.resolve();
+    if (this.batch.length === 0 && !this.text && !this.writing) return Promise.resolve();
     return new Promise((resolve, reject) => this.batchWaiters.push((err) => (err ? reject(err) : resolve())));
   }
 
   private flush(): void {
     this.scheduled = false;
+    if (this.text) {
+      this.batch.push(Buffer.from(this.text));
+      this.text = "";
+    }
     if (this.writing || this.batch.length === 0) return;
     const buffers = this.batch;
     const waiters = this.batchWaiters;
+    const total = this.batchPending;
     this.batch = [];
     this.batchWaiters = [];
+    this.batchPending = 0;
     this.writing = true;
-    const total = buffers.reduce((n, b) => n + b.length, 0);
     const done = (err: Error | null) => {
       this.writing = false;
       this.pendingBytes -= total;
       for (const w of waiters) w(err ?? undefined);
       if (err) process.stderr.write(`refract: writing ${this.path} failed: ${err.message}\n`);
-      if (this.batch.length > 0) this.flush();
+      if (this.batch.length > 0 || this.text) this.flush();
       else for (const w of this.batchWaiters.splice(0)) w(); // waited during the write, with nothing new
     };
     writeAll(this.fd, buffers, done);

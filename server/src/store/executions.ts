@@ -193,7 +193,7 @@ export class ExecutionStore {
   }
 
   private write(x: ExecutionRecord, entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
-    this.day(x.day).journal.append(Buffer.from(JSON.stringify(entry) + "\n"));
+    this.day(x.day).journal.appendText(JSON.stringify(entry) + "\n");
     this.apply(entry);
   }
 
@@ -208,13 +208,13 @@ export class ExecutionStore {
     if (!shared || !sameScope(shared, scope)) {
       shared = scope;
       day.scopes.set(scope.flowConfigId, scope);
-      day.journal.append(Buffer.from(JSON.stringify({ e: "scope", ...scope }) + "\n"));
+      day.journal.appendText(JSON.stringify({ e: "scope", ...scope }) + "\n");
     }
     const ref: BlobRef | null = request ? [day.blobs.append(request), request.byteLength] : null;
     const x = newRecord(id, dayName, shared, invokeType, startedAt, ref);
     this.executions.set(id, x);
     const entry: JournalEntry = { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
-    day.journal.append(Buffer.from(JSON.stringify(entry) + "\n"));
+    day.journal.appendText(JSON.stringify(entry) + "\n");
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
   }
 
@@ -241,14 +241,14 @@ export class ExecutionStore {
    */
   endedInError(id: string, error: string, at = Date.now()): void {
     const line: LogRecord = { at, severity: "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (ERROR): ${error}` };
-    this.appendLogs(id, Buffer.from(JSON.stringify(line) + "\n"));
+    this.appendLogs(id, JSON.stringify(line) + "\n");
     this.ended(id, "ERROR", "ERROR", error, at);
   }
 
   /** Appends log lines; `lines` is already NDJSON (workers format their own lines). */
-  appendLogs(id: string, lines: Buffer): void {
+  appendLogs(id: string, lines: string): void {
     const x = this.executions.get(id);
-    if (x) this.day(x.day).logs.append(lines);
+    if (x) this.day(x.day).logs.appendText(lines);
   }
 
   /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
