@@ -61,7 +61,7 @@ const port = parentPort!;
 // User code must not starve the main thread, which answers webhooks: on Linux a thread's nice
 // value is its own, so this lowers only this worker.
 try {
-  setPriority(10);
+  setPriority(5);
 } catch {
   // not permitted here: run at normal priority
 }
