@@ -129,6 +129,21 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal((await s.waitForEnd(id)).status, "SUCCESS");
   });
 
+  it("keeps a synchronous answer well-formed whatever the flow returns", async () => {
+    const odd = await postJson(`${s.flows["Sync Echo"]}?odd=1`, {});
+    assert.equal(odd.status, 200, "1xx is not a final status");
+    assert.equal(odd.text, "odd");
+    assert.equal(odd.headers.get("content-type"), "text/plain");
+    assert.equal(odd.headers.get("content-length"), "3");
+    assert.equal(odd.headers.get("transfer-encoding"), null);
+    assert.equal(odd.headers.get("x-bad"), null);
+    assert.equal(odd.headers.get("x-fine"), "yes");
+    const circular = await postJson(`${s.flows["Sync Echo"]}?circular=1`, {});
+    assert.equal(circular.status, 500);
+    assert.match(circular.json.error, /circular structure/i);
+    assert.equal((await s.waitForEnd(circular.json.executionId)).status, "ERROR");
+  });
+
   it("answers 500 with the error when a synchronous execution fails", async () => {
     const res = await postJson(`${s.flows["Sync Echo"]}?fail=1`, {});
     assert.equal(res.status, 500);

@@ -89,8 +89,8 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
 
 function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<string, string>): void {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) if (isHeaderSafe(k, v)) headers[k] = v;
-  res.writeHead(r.statusCode >= 100 && r.statusCode <= 599 ? r.statusCode : 200, {
+  for (const [k, v] of Object.entries(r.headers)) if (isHeaderAllowed(k, v)) headers[k] = v;
+  res.writeHead(Number.isInteger(r.statusCode) && r.statusCode >= 200 && r.statusCode <= 599 ? r.statusCode : 200, {
     ...headers,
     "content-type": r.contentType,
     "content-length": r.body.byteLength,
@@ -99,9 +99,12 @@ function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<st
   res.end(r.body);
 }
 
-/** User code sets response headers; one that Node would refuse must not crash the answer. */
-function isHeaderSafe(name: string, value: string): boolean {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[\r\n\0]/.test(value) && name.toLowerCase() !== "content-length";
+/** Headers the runtime sets itself (the content type comes from the result's `contentType`). */
+const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "prismatic-executionid"]);
+
+/** User code sets response headers; one that Node would refuse, or that framing owns, is left out. */
+function isHeaderAllowed(name: string, value: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[^\t\x20-\x7e\x80-\xff]/.test(value) && !RESERVED_HEADERS.has(name.toLowerCase());
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
