@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createHttpServer, listen } from "./http/server";
 import { BuildState, Runtime } from "./runtime/runtime";
 import { ExecutionRecord } from "./store/executions";
+import { MetadataError } from "./store/metadata";
 
 export interface ServeOptions {
   workspace: string;
@@ -42,7 +43,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
   const releaseLock = acquireLock(o.dataDir);
   try {
     const token = o.token ?? persistedToken(o.dataDir);
-    const runtime = new Runtime({
+    const runtime = newRuntime({
       workspace: o.workspace,
       dataDir: o.dataDir,
       entry: o.entry,
@@ -84,6 +85,14 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
   } catch (err) {
     releaseLock();
     throw err;
+  }
+}
+
+function newRuntime(options: ConstructorParameters<typeof Runtime>[0]): Runtime {
+  try {
+    return new Runtime(options);
+  } catch (err) {
+    throw err instanceof MetadataError ? new ServeError(err.message) : err;
   }
 }
 

@@ -112,6 +112,18 @@ describe("refract serve (INTERFACES.md §1)", function () {
     }
   });
 
+  it("refuses to start on an unreadable metadata.json, leaving it as it was", async () => {
+    const workspace = copyFixture("basic");
+    const file = path.join(workspace, ".refract", "metadata.json");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, '{"customers": [');
+    const p = start(["serve", workspace, "--port", "0"]);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr, /metadata\.json cannot be read .*; repair it or move it away/);
+    assert.equal(fs.readFileSync(file, "utf8"), '{"customers": [');
+    assert.equal(fs.existsSync(path.join(workspace, ".refract", "lock")), false, "the lock is released");
+  });
+
   it("hints on stderr when .refract/ is not in the workspace's .gitignore, without touching it", async () => {
     const workspace = copyFixture("basic");
     fs.rmSync(path.join(workspace, ".gitignore"));

@@ -58,6 +58,8 @@ interface Data {
   integrations: IntegrationMeta[];
 }
 
+export class MetadataError extends Error {}
+
 /**
  * Small, rarely written metadata in one JSON file (lowdb). Every change is written at once; a
  * write rewrites the whole file, which is fine at this size (perf-notes: 4 ms at 1k records).
@@ -72,7 +74,12 @@ export class Metadata {
       flowConfigs: [],
       integrations: [],
     });
-    this.db.read();
+    try {
+      this.db.read();
+    } catch (err) {
+      // Refuse to start rather than overwrite what may be the user's only copy.
+      throw new MetadataError(`${path.join(dataDir, "metadata.json")} cannot be read (${(err as Error).message}); repair it or move it away`);
+    }
   }
 
   get data(): Readonly<Data> {
