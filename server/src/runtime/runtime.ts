@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InvokeType, STOPPED_BEFORE_FINISH, StepName } from "../../../protocol/executions";
+import { InvokeType, STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
 import { newId } from "../ids";
 import { ExecutionRecord, ExecutionStore } from "../store/executions";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
@@ -514,5 +514,3 @@ function safeJson(text: string, fallback: unknown): unknown {
     return fallback;
   }
 }
-
-export type { StepName };
