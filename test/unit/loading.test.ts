@@ -236,6 +236,12 @@ export default integration({
       const third = await readyOf();
       assert.equal(third.versionNumber, first.versionNumber + 1);
       assert.deepEqual(urls(third), urls(first));
+
+      // Another entry is another bundle, even with every source unchanged.
+      fs.writeFileSync(path.join(workspace, "src/other.ts"), fs.readFileSync(file, "utf8").replace('name: "Fixture Basic"', 'name: "Fixture Other"'));
+      const other = await startServer(workspace, { entry: "src/other.ts" });
+      await other.stop();
+      assert.equal(JSON.parse(other.lines[0]).integrations[0].name, "Fixture Other");
     });
 
     it("serves a folder with no integration and picks one up when it appears", async () => {

@@ -11,6 +11,8 @@ export type BuildOutcome = { ok: true; file: string; reused: boolean } | { ok: f
 
 /** `builds/last.json`: the last good bundle and the size and mtime of every file it was built from. */
 interface BuildCache {
+  /** The entry and esbuild version it was built with: another entry or esbuild means another bundle. */
+  builtWith: string;
   file: string;
   inputs: Record<string, [mtimeMs: number, size: number]>;
 }
@@ -75,10 +77,15 @@ export class Loader {
     }
   }
 
+  private builtWith(): string | null {
+    const found = findIntegration(this.workspace, this.entry);
+    return "entry" in found ? `${found.entry} esbuild ${esbuild.version}` : null;
+  }
+
   private validCache(): string | null {
     try {
       const cache: BuildCache = JSON.parse(fs.readFileSync(path.join(this.outDir, "last.json"), "utf8"));
-      if (!fs.existsSync(cache.file) || Object.keys(cache.inputs).length === 0) return null;
+      if (cache.builtWith !== this.builtWith() || !fs.existsSync(cache.file) || Object.keys(cache.inputs).length === 0) return null;
       for (const [file, [mtimeMs, size]] of Object.entries(cache.inputs)) {
         const stat = fs.statSync(file, { throwIfNoEntry: false });
         if (!stat || stat.mtimeMs !== mtimeMs || stat.size !== size) return null;
@@ -150,7 +157,7 @@ export class Loader {
       const stat = fs.statSync(abs, { throwIfNoEntry: false });
       if (stat) inputs[abs] = [stat.mtimeMs, stat.size];
     }
-    fs.writeFileSync(path.join(this.outDir, "last.json"), JSON.stringify({ file, inputs } satisfies BuildCache));
+    fs.writeFileSync(path.join(this.outDir, "last.json"), JSON.stringify({ builtWith: this.builtWith()!, file, inputs } satisfies BuildCache));
     this.onBuild({ ok: true, file, reused: false });
   }
 
