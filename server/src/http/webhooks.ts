@@ -59,9 +59,8 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
     if (err instanceof TriggerRefused) return sendJson(res, err.status, { error: err.message });
     return sendJson(res, 500, { error: `Could not record the execution: ${(err as Error).message}` });
   }
-  const { id: executionId, flow } = started;
+  const { id: executionId, flow, synchronous: isSync } = started;
   const idHeader = { "prismatic-executionid": executionId };
-  const isSync = flow.isSynchronous || String(req.headers["prismatic-synchronous"]).toLowerCase() === "true";
 
   if (!isSync && !flow.triggerKey) return sendJson(res, 200, { executionId }, idHeader);
 

@@ -60,6 +60,8 @@ export type ToWorker =
       contextKey: string;
       triggerKey: string | null;
       executionKey: string;
+      /** Someone waits for the result as an HTTP answer: format it (`ended.response`). */
+      synchronous: boolean;
       startedAt: number;
       request: TriggerRequest;
     };

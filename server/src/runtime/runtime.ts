@@ -48,6 +48,8 @@ export class TriggerRefused extends Error {
 interface Pending extends ExecutionWaiters {
   record: ExecutionRecord;
   request: TriggerRequest;
+  /** The caller waits for the flow's result as its HTTP answer. */
+  synchronous: boolean;
   worker: PoolWorker | null;
   slot: number;
   version: number;
@@ -238,7 +240,7 @@ export class Runtime extends EventEmitter {
    * Starts an execution of a flow config's flow. Resolves once it is recorded durably; throws
    * TriggerRefused when the webhook cannot start one.
    */
-  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}, invokeType?: InvokeType): Promise<{ id: string; flow: FlowDefinition }> {
+  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}, invokeType?: InvokeType): Promise<{ id: string; flow: FlowDefinition; synchronous: boolean }> {
     if (this.stopping) throw new TriggerRefused(503, "Refract is stopping");
     if (!this.integration) throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
     const fc = this.instances.flowConfig(flowConfigId);
@@ -260,10 +262,11 @@ export class Runtime extends EventEmitter {
       isTestExecution: instance.isSystem,
     };
     const journaled = this.store.accept(id, scope, invokeType ?? (instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK"), Date.now(), encodeRequest(request));
-    this.queue.push({ ...waiters, record: this.store.executions.get(id)!, request, worker: null, slot: 0, version: 0, deadline: 0 });
+    const synchronous = flow.isSynchronous || Object.entries(request.headers).some(([k, v]) => k.toLowerCase() === "prismatic-synchronous" && v.toLowerCase() === "true");
+    this.queue.push({ ...waiters, record: this.store.executions.get(id)!, request, synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
     this.pump();
     await journaled;
-    return { id, flow };
+    return { id, flow, synchronous };
   }
 
   /** Starts queued executions while there is room and the disk keeps up. */
@@ -301,7 +304,7 @@ export class Runtime extends EventEmitter {
         if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
         continue;
       }
-      this.queue.push({ record, request: decodeRequest(request), worker: null, slot: 0, version: 0, deadline: 0 });
+      this.queue.push({ record, request: decodeRequest(request), synchronous: false, worker: null, slot: 0, version: 0, deadline: 0 });
     }
     this.pump();
   }
@@ -324,7 +327,7 @@ export class Runtime extends EventEmitter {
       w.contexts.add(contextKey);
     }
     const slot = (this.lastSlot = (this.lastSlot % 2_000_000_000) + 1);
-    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, startedAt: x.startedAt, request: p.request });
+    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request });
     w.running.add(x.id);
     w.slots.set(slot, x.id);
     p.worker = w;

@@ -214,6 +214,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
   const state = { instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} };
   const request: TriggerRequest = msg.request;
   const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+  // What the trigger payload and the step context share (spectral-runtime.md §3–4).
   const common = {
     webhookUrls: base.webhookUrls,
     webhookApiKeys: base.webhookApiKeys,
@@ -296,8 +297,12 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
       logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
-      const syncResponse = toResponse(out, 200, null);
-      post({ t: "ended", id: msg.id, at: ended, error: null, response: syncResponse }, [syncResponse.body]);
+      if (msg.synchronous) {
+        const response = toResponse(out, 200, null);
+        post({ t: "ended", id: msg.id, at: ended, error: null, response }, [response.body]);
+      } else {
+        post({ t: "ended", id: msg.id, at: ended, error: null });
+      }
     } catch (err) {
       const ended = Date.now();
       const message = errorMessage(err);
@@ -329,8 +334,8 @@ function load(version: number, file: string): FromWorker {
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 100;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     bundleFiles.add(file);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(file);
     const bundle: Bundle = mod?.default ?? mod;
     if (!bundle || typeof bundle.codeNativeIntegrationYAML !== "string") {
