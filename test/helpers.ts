@@ -14,7 +14,7 @@ const TMP = path.join(ROOT, ".test-tmp");
 
 /** A fresh copy of a fixture workspace (tests may edit it). */
 export function copyFixture(name: string): string {
-  const dir = path.join(TMP, `${name}-${randomUUID().slice(0, 8)}`);
+  const dir = path.join(TMP, `${name} ${randomUUID().slice(0, 8)}`); // a space, as users have
   fs.cpSync(path.join(ROOT, "test", "fixtures", name), dir, { recursive: true });
   return dir;
 }

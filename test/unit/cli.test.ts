@@ -182,6 +182,24 @@ describe("refract serve (INTERFACES.md §1)", function () {
     await store.close();
   });
 
+  it("maps the stack of a failed step to the TypeScript source, in a workspace whose path has a space", async () => {
+    // In its own process: the test runner's TypeScript loader turns on Node's source maps, which would hide Refract's own mapping.
+    const workspace = copyFixture("basic");
+    assert.ok(workspace.includes(" "));
+    const p = start(["serve", workspace, "--port", "0", "--json"]);
+    const ready = await p.json("ready");
+    const res = await postJson(ready.integrations[0].flows.find((f: any) => f.name === "Throws").testUrl, {});
+    await p.json("execution", (o) => o.id === res.json.executionId);
+    assert.equal(await p.kill(), 0);
+    const store = new ExecutionStore(path.join(workspace, ".refract"));
+    await store.open();
+    const x = store.executions.get(res.json.executionId)!;
+    const step = JSON.parse((decode((await store.readBlob(x, x.steps[1].result))!) as { data: string }).data);
+    assert.ok(step.stack.includes(`${path.join(workspace, "src", "index.ts")}:`), step.stack);
+    assert.doesNotMatch(step.stack.split("\n")[1], /build-[0-9a-f]+\.js/);
+    await store.close();
+  });
+
   it("smoke: serves the example like `npm start`, runs a webhook execution and stores it", async () => {
     const dataDir = tmpDir("example-data");
     const p = start(["serve", path.join(ROOT, "examples/orders"), "--port", "0", "--json", "--data-dir", dataDir]);

@@ -33,7 +33,8 @@ function sourceMapOf(file: string): SourceMap | null {
 
 /** A stack with every frame in a loaded bundle replaced by its TypeScript position. */
 function mapStack(stack: string): string {
-  return stack.replace(/((?:\/|[A-Za-z]:\\)[^\s()]+\.js):(\d+):(\d+)/g, (frame, file: string, line: string, column: string) => {
+  // Paths may hold spaces (a workspace under "My Projects"); frames end in `.js:line:column`.
+  return stack.replace(/((?:\/|[A-Za-z]:\\)[^\n()]*?\.js):(\d+):(\d+)/g, (frame, file: string, line: string, column: string) => {
     if (!bundleFiles.has(file)) return frame;
     const entry = sourceMapOf(file)?.findEntry(Number(line) - 1, Number(column) - 1);
     if (!entry || !("originalSource" in entry) || !entry.originalSource) return frame;
