@@ -223,12 +223,20 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const broken = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n`);
     assert.match(broken, /^HTTP\/1.1 400/);
     // Odd but legal: repeated headers are joined, empty values kept, casing kept.
-    const res = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nX-Dup: a\r\nX-Dup: b\r\nX-Empty:\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const res = await rawRequest(
+      port,
+      `POST ${path}?__proto__=q&constructor=c HTTP/1.1\r\nHost: x\r\nX-Dup: a\r\nX-Dup: b\r\nX-Empty:\r\n__proto__: p\r\nconstructor: c\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
     const id = JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4)).executionId;
     const x = await s.waitForEnd(id);
-    const headers = JSON.parse((await s.step(x, "onExecution")).data as string).headers;
-    assert.equal(headers["X-Dup"], "a, b");
-    assert.equal(headers["X-Empty"], "");
+    assert.equal(x.status, "SUCCESS");
+    const echoed = JSON.parse((await s.step(x, "onExecution")).data as string);
+    assert.equal(echoed.headers["X-Dup"], "a, b");
+    assert.equal(echoed.headers["X-Empty"], "");
+    assert.equal(echoed.headers["__proto__"], "p", "hostile header names are kept as headers");
+    assert.equal(echoed.headers["constructor"], "c");
+    assert.equal(echoed.query["__proto__"], "q");
+    assert.equal(echoed.query["constructor"], "c");
   });
 
   it("answers 409 while the instance is disabled, and runs again once enabled", async () => {

@@ -28,10 +28,13 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
   const body = await readBody(req, options.maxBodyBytes);
   if (body === null) return tooLarge(req, res, options);
 
+  // The caller's casing, repeated headers joined; defined as own properties so that names such
+  // as `constructor` or `__proto__` are kept as headers, not confused with Object's own.
   const headers: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i];
-    headers[name] = name in headers ? `${headers[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
+    const value = Object.hasOwn(headers, name) ? `${headers[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
   }
   const request: TriggerRequest = {
     method: req.method!,
