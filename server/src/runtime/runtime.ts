@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InvokeType, STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
+import { STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
 import { newId } from "../ids";
 import { ExecutionRecord, ExecutionStore } from "../store/executions";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
@@ -240,7 +240,7 @@ export class Runtime extends EventEmitter {
    * Starts an execution of a flow config's flow. Resolves once it is recorded durably; throws
    * TriggerRefused when the webhook cannot start one.
    */
-  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}, invokeType?: InvokeType): Promise<{ id: string; flow: FlowDefinition; synchronous: boolean }> {
+  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}): Promise<{ id: string; flow: FlowDefinition; synchronous: boolean }> {
     if (this.stopping) throw new TriggerRefused(503, "Refract is stopping");
     if (!this.integration) throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
     const fc = this.instances.flowConfig(flowConfigId);
@@ -261,7 +261,7 @@ export class Runtime extends EventEmitter {
       integrationId: instance.integrationId,
       isTestExecution: instance.isSystem,
     };
-    const journaled = this.store.accept(id, scope, invokeType ?? (instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK"), Date.now(), encodeRequest(request));
+    const journaled = this.store.accept(id, scope, instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK", Date.now(), encodeRequest(request));
     const synchronous = flow.isSynchronous || Object.entries(request.headers).some(([k, v]) => k.toLowerCase() === "prismatic-synchronous" && v.toLowerCase() === "true");
     this.queue.push({ ...waiters, record: this.store.executions.get(id)!, request, synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
     this.pump();
@@ -382,9 +382,11 @@ export class Runtime extends EventEmitter {
           this.loads.get(`${w.id}:${m.version}`)?.(m);
           this.loads.delete(`${w.id}:${m.version}`);
           break;
-        case "started":
-          this.store.started(m.id, m.at, this.running.get(m.id)?.version ?? this.build.versionNumber);
+        case "started": {
+          const p = this.running.get(m.id);
+          if (p) this.store.started(m.id, m.at, p.version);
           break;
+        }
         case "logs":
           this.store.appendLogs(m.id, m.lines);
           break;
@@ -411,7 +413,7 @@ export class Runtime extends EventEmitter {
     p.worker?.slots.delete(p.slot);
     this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     p.onEnd?.({ error, response });
-    if (p.worker && p.version !== this.build.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
+    if (p.worker && p.version !== this.integration?.meta.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
       p.worker.send({ t: "unload", version: p.version });
       p.worker.versions.delete(p.version);
     }

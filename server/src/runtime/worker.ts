@@ -230,23 +230,11 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
     globalDebug: false,
   };
   const context = (stepName: StepName, componentActionKey: string) => ({
+    ...common,
+    ...state,
     logger,
     configVars: base.configVars,
-    instanceState: state.instanceState,
-    crossFlowState: state.crossFlowState,
-    executionState: state.executionState,
-    integrationState: state.integrationState,
     stepId: `${msg.id}:${stepName}`,
-    executionId: msg.id,
-    startedAt: startedAtIso,
-    invokeUrl: request.invokeUrl,
-    webhookUrls: base.webhookUrls,
-    webhookApiKeys: base.webhookApiKeys,
-    customer: base.customer,
-    instance: base.instance,
-    user: base.user,
-    integration: base.integration,
-    flow: base.flow,
     executionFrame: {
       invokedByExecutionJWT: "",
       invokedByExecutionStartedAt: "",
@@ -257,7 +245,6 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       loopPath: "",
     },
     flowSchemas: {},
-    globalDebug: false,
     runnerAllocatedMemoryMb: base.runnerAllocatedMemoryMb,
     _components: COMPONENTS,
   });
