@@ -174,7 +174,7 @@ function startStats(runtime: Runtime): NodeJS.Timeout | null {
   const timer = setInterval(() => {
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
     const memory = process.memoryUsage();
-    const line = { event: "stats", at: Date.now(), rssMb: Math.round(memory.rss / 1048576), mainHeapMb: Math.round(memory.heapUsed / 1048576), externalMb: Math.round(memory.external / 1048576), eventLoopDelayP99Ms: ms(delay.percentile(99)), eventLoopDelayMaxMs: ms(delay.max), running: runtime.runningCount, queued: runtime.queuedCount, storeBacklogBytes: runtime.store.pendingBytes };
+    const line = { event: "stats", at: Date.now(), rssMb: Math.round(memory.rss / 1048576), mainHeapMb: Math.round(memory.heapUsed / 1048576), externalMb: Math.round(memory.external / 1048576), eventLoopDelayP99Ms: ms(delay.percentile(99)), eventLoopDelayMaxMs: ms(delay.max), running: runtime.runningCount, queued: runtime.queuedCount };
     delay.reset();
     process.stderr.write(JSON.stringify(line) + "\n");
   }, interval);

@@ -21,27 +21,31 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
   if (!METHODS.has(req.method ?? "")) {
     return sendJson(res, 405, { error: `Webhooks accept ${[...METHODS].join(", ")}, not ${req.method}` }, { allow: [...METHODS].join(", ") });
   }
-  const declared = Number(req.headers["content-length"]);
+  // The caller's casing, repeated headers joined. `__proto__` is defined as an own property, so
+  // that it is kept as a header rather than setting the object's prototype.
+  const headers: Record<string, string> = {};
+  let contentType = "";
+  let declared = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    const value = Object.hasOwn(headers, name) ? `${headers[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
+    if (name === "__proto__") Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+    else headers[name] = value;
+    if (name.length === 12 && !contentType && name.toLowerCase() === "content-type") contentType = req.rawHeaders[i + 1];
+    else if (name.length === 14 && name.toLowerCase() === "content-length") declared = Number(value);
+  }
   if (declared > options.maxBodyBytes) return tooLarge(req, res, options);
   const room = runtime.roomToAccept();
   if (room) await room;
   const body = await readBody(req, options.maxBodyBytes);
   if (body === null) return tooLarge(req, res, options);
 
-  // The caller's casing, repeated headers joined; defined as own properties so that names such
-  // as `constructor` or `__proto__` are kept as headers, not confused with Object's own.
-  const headers: Record<string, string> = {};
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i];
-    const value = Object.hasOwn(headers, name) ? `${headers[name]}, ${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
-    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
-  }
   const request: TriggerRequest = {
     method: req.method!,
     headers,
     queryParameters: url.search ? Object.fromEntries(new URLSearchParams(url.search)) : {},
     body,
-    contentType: req.headers["content-type"] ?? "",
+    contentType,
     pathFragment: fragment.map(safeDecode).join("/"),
     invokeUrl: `${runtime.baseUrl}${url.pathname}${url.search}`,
   };
@@ -134,6 +138,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
 }
 
 function safeDecode(s: string): string {
+  if (!s.includes("%")) return s;
   try {
     return decodeURIComponent(s);
   } catch {

@@ -8,7 +8,7 @@ import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metada
 import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinition } from "./definition";
 import { CurrentIntegration, Instances } from "./instances";
 import { BuildOutcome, Loader, sourceLocation } from "./loader";
-import { ContextBase, FlowResponse, FromWorker, TriggerRequest } from "./messages";
+import { ContextBase, FlowResponse, FromWorker, TriggerRequest, encodeRequest } from "./messages";
 import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
 
 export interface RuntimeOptions {
@@ -47,7 +47,8 @@ export class TriggerRefused extends Error {
 
 interface Pending extends ExecutionWaiters {
   record: ExecutionRecord;
-  request: TriggerRequest;
+  /** `encodeRequest`'s bytes: what is stored is what the worker gets. */
+  request: Uint8Array;
   /** The caller waits for the flow's result as its HTTP answer. */
   synchronous: boolean;
   worker: PoolWorker | null;
@@ -56,22 +57,6 @@ interface Pending extends ExecutionWaiters {
   deadline: number;
 }
 
-/**
- * A stored trigger request (INTERFACES.md §2): one line of JSON with everything but the body,
- * then the raw body bytes. Cheaper to write on the main thread than MessagePack.
- */
-export function encodeRequest(request: TriggerRequest): Buffer {
-  const { body, ...meta } = request;
-  const head = Buffer.from(JSON.stringify(meta) + "\n");
-  return Buffer.concat([head, body], head.length + body.byteLength);
-}
-
-export function decodeRequest(bytes: Buffer): TriggerRequest {
-  const newline = bytes.indexOf(0x0a);
-  return { ...JSON.parse(bytes.toString("utf8", 0, newline)), body: bytes.subarray(newline + 1) };
-}
-/** Above this many bytes waiting for the disk, no new execution starts (backpressure). */
-const WRITE_BACKLOG_LIMIT = 16 * 1024 * 1024;
 
 /**
  * The runtime of one workspace: its integration's builds, its customers and instances, and its
@@ -261,23 +246,21 @@ export class Runtime extends EventEmitter {
       integrationId: instance.integrationId,
       isTestExecution: instance.isSystem,
     };
-    const journaled = this.store.accept(id, scope, instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK", Date.now(), encodeRequest(request));
-    const synchronous = flow.isSynchronous || Object.entries(request.headers).some(([k, v]) => k.toLowerCase() === "prismatic-synchronous" && v.toLowerCase() === "true");
-    this.queue.push({ ...waiters, record: this.store.executions.get(id)!, request, synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
+    const bytes = encodeRequest(request);
+    const journaled = this.store.accept(id, scope, instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK", Date.now(), bytes);
+    const synchronous = flow.isSynchronous || askedForSynchronous(request.headers);
+    const record = this.store.executions.get(id)!;
+    this.queue.push({ onTrigger: waiters.onTrigger, onEnd: waiters.onEnd, record, request: bytes, synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
     this.pump();
     await journaled;
     return { id, flow, synchronous };
   }
 
-  /** Starts queued executions while there is room and the disk keeps up. */
+  /** Starts queued executions while there is room. */
   private pump(): void {
     if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
     while (this.queue.length && this.integration && this.running.size < this.options.maxConcurrency) {
-      if (this.store.pendingBytes > WRITE_BACKLOG_LIMIT) {
-        void this.store.flushed().then(() => this.pump());
-        return;
-      }
       this.dispatch(this.queue.shift()!);
     }
     while (this.roomWaiters.length && this.queue.length < this.options.maxConcurrency) this.roomWaiters.shift()!();
@@ -304,7 +287,7 @@ export class Runtime extends EventEmitter {
         if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
         continue;
       }
-      this.queue.push({ record, request: decodeRequest(request), synchronous: false, worker: null, slot: 0, version: 0, deadline: 0 });
+      this.queue.push({ record, request, synchronous: false, worker: null, slot: 0, version: 0, deadline: 0 });
     }
     this.pump();
   }
@@ -491,6 +474,12 @@ export class Runtime extends EventEmitter {
     await this.pool.close();
     await this.store.close();
   }
+}
+
+/** The `prismatic-synchronous: true` header (any casing) makes any flow synchronous. */
+function askedForSynchronous(headers: Record<string, string>): boolean {
+  for (const name in headers) if (name.length === 21 && name.toLowerCase() === "prismatic-synchronous") return headers[name].toLowerCase() === "true";
+  return false;
 }
 
 /** A config variable's stored string as user code sees it in `context.configVars` (spectral-runtime.md §2). */

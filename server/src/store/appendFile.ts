@@ -1,22 +1,23 @@
 import * as fs from "node:fs";
 
 /**
- * An append-only file that batches: everything appended in one tick goes out in one `writev`,
- * and `flushed()` resolves once the bytes appended so far are handed to the OS (no fsync: a
- * killed process loses nothing the OS has; a torn tail after power loss is cut at start-up).
+ * An append-only file that batches: everything appended in one tick goes out in one `writev`
+ * at the end of the tick, and `flushed()` resolves once the bytes appended so far are handed
+ * to the OS (no fsync: a killed process loses nothing the OS has; a torn tail after power loss
+ * is cut at start-up).
+ *
+ * The write is synchronous. A write into the page cache takes microseconds, while an async one
+ * costs a thread-pool round trip and two wake-ups; measured at 1,000 webhooks/s, the async
+ * writes made the answer's p99 two to three times longer. It also makes backpressure exact:
+ * nothing waits in memory for the disk, and a disk that stalls stalls the appender.
  */
 export class AppendFile {
   /** Size including bytes not written yet: the offset the next `append` gets. */
   size: number;
-  /** Appended but not yet handed to the OS (text counts its UTF-16 length): the backpressure signal. */
-  pendingBytes = 0;
   private readonly fd: number;
   private batch: Buffer[] = [];
   private text = "";
-  /** What this batch added to pendingBytes. */
-  private batchPending = 0;
-  private batchWaiters: Array<(err?: Error) => void> = [];
-  private writing = false;
+  private waiters: Array<(err?: Error) => void> = [];
   private scheduled = false;
   private closed = false;
 
@@ -31,7 +32,7 @@ export class AppendFile {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.size += buf.length;
     this.batch.push(buf);
-    this.added(buf.length);
+    this.schedule();
     return offset;
   }
 
@@ -41,21 +42,18 @@ export class AppendFile {
    */
   appendText(text: string): void {
     this.text += text;
-    this.added(text.length);
+    this.schedule();
   }
 
-  private added(n: number): void {
-    this.pendingBytes += n;
-    this.batchPending += n;
-    if (!this.scheduled && !this.writing) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   flushed(): Promise<void> {
-    if (this.batch.length === 0 && !this.text && !this.writing) return Promise.resolve();
-    return new Promise((resolve, reject) => this.batchWaiters.push((err) => (err ? reject(err) : resolve())));
+    if (!this.scheduled) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push((err) => (err ? reject(err) : resolve())));
   }
 
   private flush(): void {
@@ -64,47 +62,40 @@ export class AppendFile {
       this.batch.push(Buffer.from(this.text));
       this.text = "";
     }
-    if (this.writing || this.batch.length === 0) return;
     const buffers = this.batch;
-    const waiters = this.batchWaiters;
-    const total = this.batchPending;
+    const waiters = this.waiters;
     this.batch = [];
-    this.batchWaiters = [];
-    this.batchPending = 0;
-    this.writing = true;
-    const done = (err: Error | null) => {
-      this.writing = false;
-      this.pendingBytes -= total;
-      for (const w of waiters) w(err ?? undefined);
-      if (err) process.stderr.write(`refract: writing ${this.path} failed: ${err.message}\n`);
-      if (this.batch.length > 0 || this.text) this.flush();
-      else for (const w of this.batchWaiters.splice(0)) w(); // waited during the write, with nothing new
-    };
-    writeAll(this.fd, buffers, done);
+    this.waiters = [];
+    let error: Error | undefined;
+    try {
+      if (buffers.length) writeAll(this.fd, buffers);
+    } catch (err) {
+      error = err as Error;
+      process.stderr.write(`refract: writing ${this.path} failed: ${error.message}\n`);
+    }
+    for (const w of waiters) w(error);
   }
 
-  /** Waits for pending writes, then closes. */
+  /** Writes what is pending, then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flushed();
+    if (this.scheduled) this.flush();
     this.closed = true;
     fs.closeSync(this.fd);
   }
 }
 
-function writeAll(fd: number, buffers: Buffer[], done: (err: Error | null) => void): void {
-  fs.writev(fd, buffers, (err, written) => {
-    if (err) return done(err);
+function writeAll(fd: number, buffers: Buffer[]): void {
+  let rest = buffers;
+  while (rest.length) {
     // Regular files normally take a writev whole; carry on from where a short write stopped.
-    let rest = buffers;
+    let written = fs.writevSync(fd, rest);
     while (rest.length && written >= rest[0].length) {
       written -= rest[0].length;
       rest = rest.slice(1);
     }
-    if (rest.length === 0) return done(null);
-    rest = [rest[0].subarray(written), ...rest.slice(1)];
-    writeAll(fd, rest, done);
-  });
+    if (rest.length) rest = [rest[0].subarray(written), ...rest.slice(1)];
+  }
 }
 
 /**

@@ -285,13 +285,6 @@ export class ExecutionStore {
       .map((line) => JSON.parse(line) as LogRecord);
   }
 
-  /** Bytes appended but not yet handed to the OS, across all files: the backpressure signal. */
-  get pendingBytes(): number {
-    let n = 0;
-    for (const d of this.days.values()) n += d.journal.pendingBytes + d.blobs.pendingBytes + d.logs.pendingBytes;
-    return n;
-  }
-
   /** Resolves once everything appended so far is handed to the OS. */
   async flushed(): Promise<void> {
     await Promise.all([...this.days.values()].flatMap((d) => [d.journal.flushed(), d.blobs.flushed(), d.logs.flushed()]));
