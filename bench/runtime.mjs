@@ -55,7 +55,7 @@ function load(cfg) {
   });
 }
 const closedLoad = (url, o) => load({ mode: "closed", url, connections: 50, ...o });
-const pacedLoad = (url, rate, o = {}) => load({ mode: "paced", url, rate, durationMs: 6000, warmupMs: 1000, sockets: 32, maxSockets: 256, ...o });
+const pacedLoad = (url, rate, o = {}) => load({ mode: "paced", url, rate, durationMs: 8000, warmupMs: 3000, sockets: 32, maxSockets: 256, ...o });
 
 /** A child whose stdout and stderr are read line by line. */
 function start(args, env = {}) {

@@ -176,7 +176,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
     }
     for (const [i, id] of queuedIds.entries()) {
       const x = store.executions.get(id)!;
-      const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string };
+      const result = decode((await store.readBlob(x, x.steps[1]))!) as { data: string };
       assert.deepEqual(JSON.parse(result.data).body, { n: i + 1 });
     }
     await store.close();
@@ -194,7 +194,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
     const store = new ExecutionStore(path.join(workspace, ".refract"));
     await store.open();
     const x = store.executions.get(res.json.executionId)!;
-    const step = JSON.parse((decode((await store.readBlob(x, x.steps[1].result))!) as { data: string }).data);
+    const step = JSON.parse((decode((await store.readBlob(x, x.steps[1]))!) as { data: string }).data);
     assert.ok(step.stack.includes(`${path.join(workspace, "src", "index.ts")}:`), step.stack);
     assert.doesNotMatch(step.stack.split("\n")[1], /build-[0-9a-f]+\.js/);
     await store.close();
@@ -216,7 +216,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
     const store = new ExecutionStore(dataDir);
     await store.open();
     const x = store.executions.get(res.json.executionId)!;
-    const result = decode((await store.readBlob(x, x.steps[1].result))!) as { data: string; contentType: string };
+    const result = decode((await store.readBlob(x, x.steps[1]))!) as { data: string; contentType: string };
     assert.deepEqual(JSON.parse(result.data), { order: 1, total: 5, currency: "EUR" });
     await store.close();
     await waitFor(() => !fs.existsSync(path.join(dataDir, "lock")), 1000, "the lock to go");

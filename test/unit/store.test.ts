@@ -56,7 +56,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     assert.equal(x.versionNumber, 3);
     assert.equal(x.day, "2026-11-20");
     assert.deepEqual(x.steps.map((s) => s.stepName), ["onTrigger", "onExecution"]);
-    assert.ok((await reopened.readBlob(x, x.steps[1].result))!.includes(Buffer.from("ok")));
+    assert.ok((await reopened.readBlob(x, x.steps[1]))!.includes(Buffer.from("ok")));
     assert.deepEqual((await reopened.readLogs(x)).map((l) => l.message), ["hello"]);
     await reopened.close();
   });

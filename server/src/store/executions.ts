@@ -10,16 +10,18 @@ import {
 } from "../../../protocol/executions";
 import { AppendFile, cutTornTail } from "./appendFile";
 
-/** Where a blob lives in its day's `blobs.bin`: [offset, length]. */
-export type BlobRef = [offset: number, length: number];
+/** Where a blob lives in its day's `blobs.bin`. */
+export interface BlobRef {
+  offset: number;
+  length: number;
+}
 
-export interface StepRecord {
+/** A step, and where its result (MessagePack `{data, contentType}`) lives: inline, as the index holds one per step. */
+export interface StepRecord extends BlobRef {
   stepName: StepName;
   startedAt: number;
   endedAt: number;
   hasError: boolean;
-  /** MessagePack `{data, contentType}`. */
-  result: BlobRef;
 }
 
 /**
@@ -84,6 +86,7 @@ interface Day {
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
 /** Journal lines replayed per macrotask while loading, so the server stays responsive. */
 const LINES_PER_SLICE = 5000;
 
@@ -98,6 +101,7 @@ export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
   private readonly days = new Map<string, Day>();
   private readonly root: string;
+  private today = { name: "", from: 0 };
 
   constructor(dataDir: string) {
     this.root = path.join(dataDir, "executions");
@@ -165,7 +169,7 @@ export class ExecutionStore {
         x.versionNumber = entry.versionNumber;
         break;
       case "step":
-        x.steps.push({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, result: entry.result });
+        x.steps.push({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, offset: entry.offset, length: entry.length });
         break;
       case "ended":
         x.status = entry.status;
@@ -202,7 +206,7 @@ export class ExecutionStore {
    * are handed to the OS: only then may the caller answer "accepted".
    */
   accept(id: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: Uint8Array | null): Promise<void> {
-    const dayName = new Date(startedAt).toISOString().slice(0, 10);
+    const dayName = this.dayOf(startedAt);
     const day = this.day(dayName);
     let shared = day.scopes.get(scope.flowConfigId);
     if (!shared || !sameScope(shared, scope)) {
@@ -210,12 +214,21 @@ export class ExecutionStore {
       day.scopes.set(scope.flowConfigId, scope);
       day.journal.appendText(JSON.stringify({ e: "scope", ...scope }) + "\n");
     }
-    const ref: BlobRef | null = request ? [day.blobs.append(request), request.byteLength] : null;
+    const ref: BlobRef | null = request ? { offset: day.blobs.append(request), length: request.byteLength } : null;
     const x = newRecord(id, dayName, shared, invokeType, startedAt, ref);
     this.executions.set(id, x);
     const entry: JournalEntry = { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
     day.journal.appendText(JSON.stringify(entry) + "\n");
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
+  }
+
+  /** The UTC day of a time, as one shared string per day (the index holds one per execution). */
+  private dayOf(at: number): string {
+    if (at < this.today.from || at >= this.today.from + DAY_MS) {
+      const from = at - (at % DAY_MS);
+      this.today = { name: new Date(from).toISOString().slice(0, 10), from };
+    }
+    return this.today.name;
   }
 
   started(id: string, at: number, versionNumber: number): void {
@@ -227,7 +240,7 @@ export class ExecutionStore {
     const x = this.executions.get(id);
     if (!x) return;
     const offset = this.day(x.day).blobs.append(result);
-    this.write(x, { e: "step", id, stepName, startedAt, endedAt, hasError, result: [offset, result.byteLength] });
+    this.write(x, { e: "step", id, stepName, startedAt, endedAt, hasError, offset, length: result.byteLength });
   }
 
   ended(id: string, status: ExecutionStatus, resultType: ExecutionResultType, error: string | null, at = Date.now()): void {
@@ -257,7 +270,7 @@ export class ExecutionStore {
     try {
       const file = await fs.promises.open(path.join(this.root, x.day, "blobs.bin"), "r");
       try {
-        const [offset, length] = ref;
+        const { offset, length } = ref;
         const buf = Buffer.alloc(length);
         const { bytesRead } = await file.read(buf, 0, length, offset);
         return bytesRead === length ? buf : null;
