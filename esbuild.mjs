@@ -6,8 +6,14 @@ import * as esbuild from "esbuild";
 const watch = process.argv.includes("--watch");
 const production = process.argv.includes("--production");
 
+// The bin runs Node with one V8 helper thread instead of four. The helpers (concurrent marking,
+// parallel scavenges, background compiles of all three isolates) run at normal priority, and on
+// two cores four of them took the CPU from the thread that answers webhooks: at 1,000 webhooks/s
+// the answer's p99 went from 5-8 ms to 3-4 ms with one, with the same throughput.
+const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
+
 const targets = [
-  { entryPoints: ["server/src/cli.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" }, external: ["esbuild"] },
+  { entryPoints: ["server/src/cli.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild"] },
   { entryPoints: ["server/src/runtime/worker.ts"], outfile: "dist/worker.js" },
 ];
 

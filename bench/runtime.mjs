@@ -90,7 +90,9 @@ function start(args, env = {}) {
 }
 
 function startRefract(dataDir) {
-  const args = [CLI, "serve", FIXTURE, "--json", "--port", "0", "--data-dir", dataDir, "--workers", "2"];
+  // The Node flags of the bin's shebang line, so that the bench measures what users run.
+  const nodeFlags = fs.readFileSync(CLI, "utf8").split("\n")[0].split(/\s+/).filter((a) => a.startsWith("--"));
+  const args = [...nodeFlags, CLI, "serve", FIXTURE, "--json", "--port", "0", "--data-dir", dataDir, "--workers", "2"];
   return Object.assign(start(args, { REFRACT_STATS_INTERVAL_MS: "1000" }), { isRefract: true });
 }
 

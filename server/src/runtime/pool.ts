@@ -4,10 +4,10 @@ import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } fr
 /**
  * Each worker's young generation. V8's default lets it reach 48 MB per isolate, which under
  * load made the workers most of the process's memory; executions allocate short-lived objects
- * that a small nursery collects just as well (bench: peak RSS 350–374 MB by default, ~313 MB at
- * 16, ~293 MB at 8, with no loss of throughput).
+ * that a small nursery collects just as well (bench, peak RSS of the saturation run: 350-374 MB
+ * by default, ~313 MB at 16, 300-326 MB at 8, 298-303 MB at 4, with no loss of throughput).
  */
-const YOUNG_GENERATION_MB = 8;
+const YOUNG_GENERATION_MB = 4;
 
 export interface PoolOptions {
   script: string;
