@@ -52,6 +52,8 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
       workers: 2,
       maxBodyMb: 6,
       maxConcurrency: 500,
+      maxChainDepth: 20,
+      retentionDays: 14,
       json: true,
       workerScript: WORKER,
       ...overrides,

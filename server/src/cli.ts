@@ -18,6 +18,8 @@ Options:
   --workers N              worker threads (default 2)
   --max-body MB            largest webhook body (default 6)
   --max-concurrency N      executions running at once (default 500)
+  --max-chain-depth N      longest chain of cross-flow calls (default 20)
+  --retention-days N       days executions and logs are kept (default 14)
   --entry FILE             the integration's entry (default src/index.ts)
   --json                   one JSON object per line on stdout
   -h, --help               this help
@@ -51,6 +53,8 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
       workers: { type: "string" },
       "max-body": { type: "string" },
       "max-concurrency": { type: "string" },
+      "max-chain-depth": { type: "string" },
+      "retention-days": { type: "string" },
       entry: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -81,6 +85,8 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
     workers: integer("workers", values.workers, 2, 1, 64),
     maxBodyMb: integer("max-body", values["max-body"], 6, 1, 1024),
     maxConcurrency: integer("max-concurrency", values["max-concurrency"], 500, 1, 100_000),
+    maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], 20, 1, 1000),
+    retentionDays: integer("retention-days", values["retention-days"], 14, 1, 36_500),
     entry: values.entry,
     json: values.json ?? false,
     workerScript: path.join(__dirname, "worker.js"),

@@ -21,6 +21,8 @@ export interface ServeOptions {
   workers: number;
   maxBodyMb: number;
   maxConcurrency: number;
+  maxChainDepth: number;
+  retentionDays: number;
   entry?: string;
   json: boolean;
   workerScript: string;
@@ -52,6 +54,8 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       memoryLimitMb: o.memoryLimitMb,
       executionTimeoutS: o.executionTimeoutS,
       maxConcurrency: o.maxConcurrency,
+      maxChainDepth: o.maxChainDepth,
+      retentionDays: o.retentionDays,
     });
     const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000 });
     let port: number;

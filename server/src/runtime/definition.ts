@@ -1,5 +1,7 @@
 import { parse } from "yaml";
 import { FlowTriggerKind } from "../../../protocol/executions";
+import type { HookName } from "./messages";
+import { scheduleError } from "./scheduler";
 
 /**
  * The integration as Refract runs it, read from spectral's `codeNativeIntegrationYAML`
@@ -23,10 +25,14 @@ export interface FlowDefinition {
   /** Key in `bundle.actions` of the `onExecution` step. */
   executionKey: string;
   isSynchronous: boolean;
+  /** `customer_required` (the flow config's apiKeys), `organization` (organizationApiKeys), `customer_optional`, `unsecured`. */
   endpointSecurityType: string | null;
+  organizationApiKeys: string[];
   schedule: ScheduleDefinition | null;
   queueConfig: Record<string, unknown> | null;
   retryConfig: Record<string, unknown> | null;
+  /** The lifecycle hooks its trigger has (they live on the trigger object, not in the YAML). */
+  hooks: HookName[];
 }
 
 export type ScheduleDefinition =
@@ -40,6 +46,8 @@ export interface ConfigVarDefinition {
   defaultValue: string | null;
   collectionType: string | null;
   isConnection: boolean;
+  /** For schedule config variables: the IANA time zone their cron expressions run in. */
+  timeZone: string | null;
 }
 
 interface YamlStep {
@@ -59,7 +67,7 @@ const MANAGEMENT_TRIGGER_KINDS: Record<string, FlowTriggerKind> = {
 };
 
 /** Reads the YAML of one load; `bundleKey` is that load's `integration().key`. Throws on a model it cannot run. */
-export function readDefinition(yamlText: string, bundleKey: string): IntegrationDefinition {
+export function readDefinition(yamlText: string, bundleKey: string, hooks: Record<string, HookName[]> = {}): IntegrationDefinition {
   const doc = parse(yamlText) as Record<string, any>;
   if (!doc || !Array.isArray(doc.flows)) throw new Error("codeNativeIntegrationYAML has no flows");
   const ownKey = (step: YamlStep) => step.action.component.isPublic === false && step.action.component.key === bundleKey;
@@ -80,11 +88,23 @@ export function readDefinition(yamlText: string, bundleKey: string): Integration
       executionKey: execution.action.key,
       isSynchronous: f.isSynchronous === true,
       endpointSecurityType: f.endpointSecurityType ?? null,
+      organizationApiKeys: Array.isArray(f.organizationApiKeys) ? f.organizationApiKeys.map(String) : [],
       schedule: readSchedule(trigger.schedule),
       queueConfig: f.queueConfig ?? null,
       retryConfig: f.retryConfig ?? null,
+      hooks: ownKey(trigger) ? (hooks[trigger.action.key] ?? []) : [],
     };
   });
+  for (const f of flows) {
+    const problem = f.schedule?.type === "value" ? scheduleError({ cron: f.schedule.cron, timeZone: f.schedule.timeZone }) : null;
+    if (problem) throw new Error(`flow "${f.name}" has an ${problem}`);
+  }
+  const configVarNames = new Set(((doc.requiredConfigVars ?? []) as Record<string, any>[]).map((v) => v.key));
+  for (const f of flows) {
+    if (f.schedule?.type === "configVar" && !configVarNames.has(f.schedule.configVar)) {
+      throw new Error(`flow "${f.name}" takes its schedule from config variable "${f.schedule.configVar}", which the integration does not declare`);
+    }
+  }
   const seen = new Map<string, string>();
   for (const f of flows) {
     for (const key of [f.executionKey, f.stableKey]) {
@@ -101,6 +121,7 @@ export function readDefinition(yamlText: string, bundleKey: string): Integration
       defaultValue: v.defaultValue ?? null,
       collectionType: v.collectionType ?? null,
       isConnection: Boolean(v.connection),
+      timeZone: v.timeZone || null,
     }),
   );
   return { name: String(doc.name), description: doc.description ?? "", flows, configVars };
@@ -109,5 +130,5 @@ export function readDefinition(yamlText: string, bundleKey: string): Integration
 function readSchedule(s: YamlStep["schedule"]): ScheduleDefinition | null {
   if (!s) return null;
   if (s.type === "configVar") return { type: "configVar", configVar: s.value };
-  return { type: "value", cron: s.value, timeZone: s.meta?.timeZone ?? null };
+  return { type: "value", cron: s.value, timeZone: s.meta?.timeZone || null };
 }

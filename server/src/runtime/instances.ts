@@ -17,8 +17,9 @@ export interface CurrentIntegration {
 }
 
 /**
- * Customers, instances and their flow configs: create, configure, deploy (which makes the flow
- * configs live), enable and disable. Deploy flows and hooks arrive with the triggers issue.
+ * Customers, instances and their flow configs as stored: create, configure, deploy (which makes
+ * the flow configs live), enable, disable, remove. What runs around a deploy or a removal (hooks,
+ * deploy and teardown flows, schedules) is lifecycle.ts.
  */
 export class Instances {
   constructor(
@@ -141,7 +142,20 @@ export class Instances {
     });
   }
 
-  /** Makes the instance live: one flow config per flow of the current build (existing ones keep their ids). */
+  /** One flow config per flow of the current build (existing ones keep their ids and webhook URLs). */
+  ensureFlowConfigs(instanceId: string): void {
+    const instance = this.required(instanceId);
+    const integration = this.current(instance.integrationId);
+    if (!integration) throw new InstanceError("The integration has no successful build yet.");
+    const have = new Set(this.flowConfigsOf(instanceId).map((f) => f.flowId));
+    if (Object.values(integration.meta.flowIds).every((id) => have.has(id))) return;
+    this.change((d) => this.addFlowConfigs(d.flowConfigs, instance, integration));
+  }
+
+  /**
+   * Marks the instance live on the current build, after its deploy hooks ran (lifecycle.ts runs
+   * the whole deploy).
+   */
   deploy(instanceId: string): Instance {
     const instance = this.required(instanceId);
     const integration = this.current(instance.integrationId);
@@ -157,14 +171,27 @@ export class Instances {
     });
   }
 
-  /** The system instance follows every build at once: flows that appeared get their flow configs. */
-  followBuild(instanceId: string): void {
+  /** A deploy that failed leaves the instance undeployed, with the reason. */
+  deployFailed(instanceId: string, error: string): void {
     const instance = this.required(instanceId);
-    const integration = this.current(instance.integrationId);
-    if (!integration) return;
-    const have = new Set(this.flowConfigsOf(instanceId).map((f) => f.flowId));
-    if (Object.values(integration.meta.flowIds).every((id) => have.has(id))) return;
-    this.change((d) => this.addFlowConfigs(d.flowConfigs, instance, integration));
+    this.change(() => {
+      instance.deployed = false;
+      instance.deployError = error;
+    });
+  }
+
+  /** Deletes an instance and its flow configs (its executions stay until retention). */
+  remove(instanceId: string): void {
+    this.required(instanceId);
+    this.change((d) => {
+      d.instances = d.instances.filter((i) => i.id !== instanceId);
+      d.flowConfigs = d.flowConfigs.filter((f) => f.instanceId !== instanceId);
+    });
+  }
+
+  /** The flow config of an instance's flow. */
+  flowConfigOf(instanceId: string, flowId: string): FlowConfig | undefined {
+    return this.metadata.data.flowConfigs.find((f) => f.instanceId === instanceId && f.flowId === flowId);
   }
 
   setEnabled(instanceId: string, enabled: boolean): Instance {

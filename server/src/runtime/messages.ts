@@ -85,10 +85,14 @@ export interface FlowResponse {
   body: Uint8Array;
 }
 
+export type HookName = "onInstanceDeploy" | "onInstanceDelete";
+
 export type ToWorker =
   | { t: "load"; version: number; file: string }
   | { t: "unload"; version: number }
   | { t: "context"; key: string; base: ContextBase }
+  /** Runs a trigger's lifecycle hook; answered by `hookDone`. */
+  | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName }
   | {
       t: "run";
       id: string;
@@ -106,11 +110,13 @@ export type ToWorker =
     };
 
 export type FromWorker =
-  | { t: "loaded"; version: number; ok: true; key: string; yaml: string }
+  /** `hooks`: the lifecycle hooks each trigger (by key) has. */
+  | { t: "loaded"; version: number; ok: true; key: string; yaml: string; hooks: Record<string, HookName[]> }
   | { t: "loaded"; version: number; ok: false; error: string }
   | { t: "started"; id: string; at: number }
-  /** NDJSON log records, already formatted. */
-  | { t: "logs"; id: string; lines: string }
+  /** NDJSON log records, already formatted; `id` null for a hook's lines. */
+  | { t: "logs"; id: string | null; lines: string }
+  | { t: "hookDone"; requestId: number; error: string | null }
   | {
       t: "step";
       id: string;

@@ -3,12 +3,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
 import { newId } from "../ids";
-import { ExecutionRecord, ExecutionStore } from "../store/executions";
+import { InvokeType } from "../../../protocol/executions";
+import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
 import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinition } from "./definition";
 import { CurrentIntegration, Instances } from "./instances";
 import { BuildOutcome, Loader, sourceLocation } from "./loader";
-import { ContextBase, FlowResponse, FromWorker, TriggerRequest, encodeRequest } from "./messages";
+import { Lifecycle } from "./lifecycle";
+import { ContextBase, FlowResponse, FromWorker, HookName, TriggerRequest, encodeRequest } from "./messages";
 import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
 
 export interface RuntimeOptions {
@@ -20,6 +22,8 @@ export interface RuntimeOptions {
   memoryLimitMb: number;
   executionTimeoutS: number;
   maxConcurrency: number;
+  maxChainDepth: number;
+  retentionDays: number;
 }
 
 export interface BuildState {
@@ -33,6 +37,13 @@ export interface ExecutionWaiters {
   /** The trigger step finished: its own response, or undefined for the default answer. */
   onTrigger?: (response: FlowResponse | undefined) => void;
   onEnd?: (outcome: { error: string | null; response?: FlowResponse }) => void;
+}
+
+export interface Started {
+  id: string;
+  flow: FlowDefinition;
+  /** Someone waits for the flow's result as the HTTP answer. */
+  synchronous: boolean;
 }
 
 /** A webhook that cannot start an execution: the status and message to answer with. */
@@ -66,6 +77,7 @@ export class Runtime extends EventEmitter {
   readonly store: ExecutionStore;
   readonly metadata: Metadata;
   readonly instances: Instances;
+  readonly lifecycle: Lifecycle;
   build: BuildState = { ok: false, error: "not built yet", versionNumber: 0 };
   integration: CurrentIntegration | null = null;
   /** The base of webhook URLs, known once the HTTP listener is up. */
@@ -77,10 +89,14 @@ export class Runtime extends EventEmitter {
   private readonly queue: Pending[] = [];
   private readonly roomWaiters: Array<() => void> = [];
   private readonly contexts = new Map<string, ContextBase>();
+  /** Lifecycle hooks waiting for their worker's answer, by request id. */
+  private readonly hooks = new Map<number, { worker: PoolWorker; done: (error: string | null) => void }>();
+  private lastHook = 0;
   private bundleFile: string | null = null;
   private contextRevision = 0;
   private lastSlot = 0;
   private sweep: NodeJS.Timeout;
+  private retention: NodeJS.Timeout;
   private recovered: string[] = [];
   /** Waiting for a worker's answer to a load, by `<threadId>:<version>`. */
   private loads = new Map<string, (m: Extract<FromWorker, { t: "loaded" }>) => void>();
@@ -98,6 +114,7 @@ export class Runtime extends EventEmitter {
       this.contextRevision++;
       this.contexts.clear();
     });
+    this.lifecycle = new Lifecycle(this);
     this.pool = new WorkerPool(
       { script: options.workerScript, size: options.workers, memoryLimitMb: options.memoryLimitMb },
       (w, messages) => this.fromWorker(w, messages),
@@ -109,6 +126,8 @@ export class Runtime extends EventEmitter {
     this.firstBuild = new Promise((resolve) => (this.firstBuildDone = resolve));
     this.sweep = setInterval(() => this.enforceTimeLimits(), 250);
     this.sweep.unref();
+    this.retention = setInterval(() => void this.applyRetention(), 3_600_000);
+    this.retention.unref();
   }
 
   /** Opens the store, builds, deploys the system instance; resolves when ready (INTERFACES.md §1). */
@@ -118,10 +137,22 @@ export class Runtime extends EventEmitter {
     this.storeLoaded = this.store.open(this.firstBuild).then((ids) => {
       this.recovered = ids;
       this.pump();
+      void this.applyRetention();
     });
     this.instances.systemCustomer();
     await this.loader.start();
     await this.firstBuild;
+  }
+
+  /**
+   * Retention (--retention-days): the days older than that go, a whole day per store operation,
+   * at start-up and then hourly. A day goes once all of it is older than the limit.
+   */
+  private async applyRetention(): Promise<void> {
+    const cutoff = new Date(Date.now() - this.options.retentionDays * 86_400_000).toISOString().slice(0, 10);
+    for (const day of this.store.listDays()) {
+      if (day < cutoff && !this.stopping) await this.store.deleteDay(day);
+    }
   }
 
   // ---------------------------------------------------------------- builds
@@ -147,7 +178,7 @@ export class Runtime extends EventEmitter {
     }
     let definition: IntegrationDefinition;
     try {
-      definition = readDefinition(loaded.yaml, loaded.key);
+      definition = readDefinition(loaded.yaml, loaded.key, loaded.hooks);
     } catch (err) {
       return this.buildFailed((err as Error).message);
     }
@@ -167,7 +198,7 @@ export class Runtime extends EventEmitter {
     this.bundleFile = outcome.file;
     this.build = { ok: true, error: null, versionNumber: meta.versionNumber };
     this.contexts.clear();
-    this.ensureSystemInstance(meta);
+    await this.lifecycle.built();
     this.emit("build", this.build);
     this.firstBuildDone();
     this.pump();
@@ -199,17 +230,6 @@ export class Runtime extends EventEmitter {
     return results[0];
   }
 
-  private ensureSystemInstance(meta: IntegrationMeta): void {
-    const existing = this.instances.systemInstance(meta.id);
-    if (existing) return this.instances.followBuild(existing.id);
-    const created = this.instances.createInstance({
-      integrationId: meta.id,
-      customerId: this.instances.systemCustomer().id,
-      name: `${meta.name} (test)`,
-      isSystem: true,
-    });
-    this.instances.deploy(created.id);
-  }
 
   /** The flow definition of the current build for a flow id, if it still exists. */
   flowById(flowId: string): FlowDefinition | undefined {
@@ -222,10 +242,38 @@ export class Runtime extends EventEmitter {
 
   // ---------------------------------------------------------------- accepting executions
   /**
-   * Starts an execution of a flow config's flow. Resolves once it is recorded durably; throws
-   * TriggerRefused when the webhook cannot start one.
+   * A webhook request starts an execution of its flow config's flow. Resolves once it is recorded
+   * durably; throws TriggerRefused when the webhook cannot start one (INTERFACES.md §2).
    */
-  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}): Promise<{ id: string; flow: FlowDefinition; synchronous: boolean }> {
+  async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}): Promise<Started> {
+    const { fc, instance, flow } = this.target(flowConfigId);
+    if (!instance.enabled) throw new TriggerRefused(409, `Instance "${instance.name}" is disabled`);
+    if (!instance.deployed) throw new TriggerRefused(409, `Instance "${instance.name}" is not deployed${instance.deployError ? `: ${instance.deployError}` : ""}`);
+    const keys = flow.endpointSecurityType === "customer_required" ? fc.apiKeys : flow.endpointSecurityType === "organization" ? flow.organizationApiKeys : null;
+    if (keys) {
+      const given = headerValue(request.headers, "api-key");
+      if (given === undefined) throw new TriggerRefused(401, `Flow "${flow.name}" requires an Api-Key header (endpoint security ${flow.endpointSecurityType})`);
+      if (!keys.includes(given)) throw new TriggerRefused(401, `The Api-Key header does not match a key of flow "${flow.name}" (endpoint security ${flow.endpointSecurityType})`);
+    }
+    // Spectral's invokeFlow marks a cross-flow call with these headers (spectral-runtime.md §5).
+    const caller = headerValue(request.headers, "prismatic-invoke-type") === "Cross Flow" ? headerValue(request.headers, "prismatic-executionid") : undefined;
+    const parent = caller === undefined ? undefined : this.store.executions.get(caller);
+    if (parent) this.checkChain(parent, flow);
+    return this.accept(fc, instance, flow, request, {
+      invokeType: parent ? "CROSS_FLOW" : instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK",
+      links: parent ? { invokedBy: parent.id } : null,
+      waiters,
+      synchronous: flow.isSynchronous || headerValue(request.headers, "prismatic-synchronous")?.toLowerCase() === "true",
+    });
+  }
+
+  /** Starts an execution that no webhook asked for: a schedule, a deploy or removal, a replay, a retry. */
+  invoke(flowConfigId: string, request: TriggerRequest, invokeType: InvokeType, links: ExecutionLinks | null = null): Promise<Started> {
+    const { fc, instance, flow } = this.target(flowConfigId);
+    return this.accept(fc, instance, flow, request, { invokeType, links, waiters: {}, synchronous: false });
+  }
+
+  private target(flowConfigId: string): { fc: FlowConfig; instance: Instance; flow: FlowDefinition } {
     if (this.stopping) throw new TriggerRefused(503, "Refract is stopping");
     if (!this.integration) throw new TriggerRefused(503, `The integration has no successful build yet: ${this.build.error}`);
     const fc = this.instances.flowConfig(flowConfigId);
@@ -233,9 +281,25 @@ export class Runtime extends EventEmitter {
     const instance = this.instances.instance(fc.instanceId)!;
     const flow = this.flowById(fc.flowId);
     if (!flow) throw new TriggerRefused(404, `The flow of flow config ${flowConfigId} no longer exists in the integration`);
-    if (!instance.enabled) throw new TriggerRefused(409, `Instance "${instance.name}" is disabled`);
-    if (!instance.deployed) throw new TriggerRefused(409, `Instance "${instance.name}" is not deployed${instance.deployError ? `: ${instance.deployError}` : ""}`);
+    return { fc, instance, flow };
+  }
 
+  /** A cross-flow chain deeper than --max-chain-depth fails at once, showing the chain (INTERFACES.md §4). */
+  private checkChain(parent: ExecutionRecord, callee: FlowDefinition): void {
+    const chain = [parent];
+    for (let x = parent; x.links?.invokedBy; ) {
+      const up = this.store.executions.get(x.links.invokedBy);
+      if (!up) break;
+      chain.unshift((x = up));
+    }
+    if (chain.length < this.options.maxChainDepth) return;
+    const shown = [...chain.map((x) => x.scope.flowName), callee.name].join(" → ");
+    const message = `Cross-flow call refused: the chain ${shown} would be ${chain.length + 1} executions deep, over --max-chain-depth ${this.options.maxChainDepth}`;
+    this.store.appendLogs(parent.id, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: parent.steps.length ? "onExecution" : "onTrigger", executionId: parent.id, message }) + "\n");
+    throw new TriggerRefused(508, message);
+  }
+
+  private async accept(fc: FlowConfig, instance: Instance, flow: FlowDefinition, request: TriggerRequest, o: { invokeType: InvokeType; links: ExecutionLinks | null; waiters: ExecutionWaiters; synchronous: boolean }): Promise<Started> {
     const id = newId("InstanceExecutionResult");
     const scope = {
       flowConfigId: fc.id,
@@ -247,13 +311,26 @@ export class Runtime extends EventEmitter {
       isTestExecution: instance.isSystem,
     };
     const bytes = encodeRequest(request);
-    const journaled = this.store.accept(id, scope, instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK", Date.now(), bytes);
-    const synchronous = flow.isSynchronous || askedForSynchronous(request.headers);
+    const journaled = this.store.accept(id, scope, o.invokeType, Date.now(), bytes, o.links);
     const record = this.store.executions.get(id)!;
-    this.queue.push({ onTrigger: waiters.onTrigger, onEnd: waiters.onEnd, record, request: bytes, synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
+    this.queue.push({ onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
     this.pump();
     await journaled;
-    return { id, flow, synchronous };
+    return { id, flow, synchronous: o.synchronous };
+  }
+
+  /** Resolves with the execution once it has ended (at once if it has). */
+  ended(id: string): Promise<ExecutionRecord> {
+    const x = this.store.executions.get(id);
+    if (!x || x.endedAt !== null) return Promise.resolve(x!);
+    return new Promise((resolve) => {
+      const onEnd = (ended: ExecutionRecord) => {
+        if (ended.id !== id) return;
+        this.off("execution", onEnd);
+        resolve(ended);
+      };
+      this.on("execution", onEnd);
+    });
   }
 
   /** Starts queued executions while there is room. */
@@ -298,6 +375,19 @@ export class Runtime extends EventEmitter {
     const instance = fc && this.instances.instance(fc.instanceId);
     const flow = fc && this.flowById(fc.flowId);
     if (!fc || !instance || !flow) return this.endWithoutWorker(x.id, "its flow, flow config or instance no longer exists", p);
+    const { w, version, contextKey, slot } = this.prepare(fc, instance, flow);
+    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request });
+    w.running.add(x.id);
+    w.slots.set(slot, x.id);
+    p.worker = w;
+    p.slot = slot;
+    p.version = version;
+    p.deadline = Date.now() + this.options.executionTimeoutS * 1000;
+    this.running.set(x.id, p);
+  }
+
+  /** Picks a worker for code of a flow config's flow, with the current build and the context loaded. */
+  private prepare(fc: FlowConfig, instance: Instance, flow: FlowDefinition): { w: PoolWorker; version: number; contextKey: string; slot: number } {
     const version = this.integration!.meta.versionNumber;
     const w = this.pool.pick();
     if (!w.versions.has(version)) {
@@ -310,15 +400,31 @@ export class Runtime extends EventEmitter {
       w.contexts.add(contextKey);
     }
     const slot = (this.lastSlot = (this.lastSlot % 2_000_000_000) + 1);
-    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request });
-    w.running.add(x.id);
-    w.slots.set(slot, x.id);
-    p.worker = w;
-    p.slot = slot;
-    p.version = version;
-    p.deadline = Date.now() + this.options.executionTimeoutS * 1000;
-    this.running.set(x.id, p);
+    return { w, version, contextKey, slot };
   }
+
+  /**
+   * Runs a flow's lifecycle hook for an instance in a worker; resolves with its error, or null.
+   * A hook gets the execution time limit too: past it the deploy or removal goes on without it.
+   */
+  runHook(instanceId: string, flow: FlowDefinition, hook: HookName): Promise<string | null> {
+    const instance = this.instances.instance(instanceId);
+    const fc = instance && this.integration && this.instances.flowConfigOf(instanceId, this.integration.meta.flowIds[flow.stableKey]);
+    if (!instance || !fc || !flow.triggerKey) return Promise.resolve(`internal: flow "${flow.name}" has no ${hook} for instance ${instanceId}`);
+    const { w, version, contextKey, slot } = this.prepare(fc, instance, flow);
+    const requestId = ++this.lastHook;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(`it did not finish within the time limit of ${this.options.executionTimeoutS} s (--execution-timeout)`), this.options.executionTimeoutS * 1000);
+      const done = (error: string | null) => {
+        clearTimeout(timer);
+        this.hooks.delete(requestId);
+        resolve(error);
+      };
+      this.hooks.set(requestId, { worker: w, done });
+      w.send({ t: "hook", requestId, slot, version, contextKey, triggerKey: flow.triggerKey!, hook });
+    });
+  }
+
 
   private contextBase(key: string, fc: FlowConfig, instance: Instance, flow: FlowDefinition): ContextBase {
     let base = this.contexts.get(key);
@@ -382,6 +488,9 @@ export class Runtime extends EventEmitter {
         case "ended":
           this.finish(m.id, m.error, m.response, m.at);
           break;
+        case "hookDone":
+          this.hooks.get(m.requestId)?.done(m.error);
+          break;
         case "fatal":
           break; // the pool keeps it as the worker's stop reason
       }
@@ -412,6 +521,7 @@ export class Runtime extends EventEmitter {
   }
 
   private workerStopped(w: PoolWorker, stop: WorkerStop): void {
+    for (const hook of this.hooks.values()) if (hook.worker === w) hook.done(`its worker stopped: ${stop.reason}`);
     for (const [key, answer] of this.loads) {
       if (!key.startsWith(`${w.id}:`)) continue;
       this.loads.delete(key);
@@ -466,6 +576,8 @@ export class Runtime extends EventEmitter {
     this.stopping = true;
     for (const admit of this.roomWaiters.splice(0)) admit(); // they are refused with 503
     clearInterval(this.sweep);
+    clearInterval(this.retention);
+    this.lifecycle.stop();
     await this.loader.stop();
     await this.storeLoaded;
     const deadline = Date.now() + graceMs;
@@ -476,10 +588,15 @@ export class Runtime extends EventEmitter {
   }
 }
 
-/** The `prismatic-synchronous: true` header (any casing) makes any flow synchronous. */
-function askedForSynchronous(headers: Record<string, string>): boolean {
-  for (const name in headers) if (name.length === 21 && name.toLowerCase() === "prismatic-synchronous") return headers[name].toLowerCase() === "true";
-  return false;
+/** A request header's value, whatever its casing. */
+function headerValue(headers: Record<string, string>, lowerCaseName: string): string | undefined {
+  for (const name in headers) if (name.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName) return headers[name];
+  return undefined;
+}
+
+/** The trigger request of an execution that no HTTP request started: no body (spectral-runtime.md §4). */
+export function emptyRequest(invokeUrl: string, headers: Record<string, string> = {}): TriggerRequest {
+  return { method: "POST", headers, queryParameters: {}, body: new Uint8Array(0), contentType: "", pathFragment: "", invokeUrl };
 }
 
 /** A config variable's stored string as user code sees it in `context.configVars` (spectral-runtime.md §2). */

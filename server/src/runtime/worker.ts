@@ -13,7 +13,7 @@ import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import { encodeResult, isJson, isText } from "./stepResult";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, ToWorker, decodeRequest } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, ToWorker, decodeRequest } from "./messages";
 
 // Bundles carry an inline source map. Node's own source-map support would parse it at every
 // load (tens of MB per worker for a spectral bundle); stacks are mapped here instead, on demand.
@@ -45,16 +45,27 @@ function mapStack(stack: string): string {
 
 interface Bundle {
   key: string;
-  triggers: Record<string, { perform: (...args: unknown[]) => Promise<any> }>;
+  triggers: Record<string, { perform: (...args: unknown[]) => Promise<any> } & Partial<Record<HookName, (...args: unknown[]) => Promise<any>>>>;
   actions: Record<string, { perform: (...args: unknown[]) => Promise<any> }>;
   codeNativeIntegrationYAML: string;
 }
 
+/** Code of one execution, or of one lifecycle hook (`id` null), running in this worker. */
 interface Running {
-  id: string;
+  id: string | null;
   slot: number;
-  stepName: StepName;
+  stepName: StepName | null;
   logs: string;
+  /** For a hook's log lines, which have no execution. */
+  instanceId?: string;
+  flowId?: string;
+}
+
+interface State {
+  instanceState: Record<string, unknown>;
+  crossFlowState: Record<string, unknown>;
+  executionState: Record<string, unknown>;
+  integrationState: Record<string, unknown>;
 }
 
 const port = parentPort!;
@@ -114,7 +125,7 @@ function flush(): void {
 // ---------------------------------------------------------------- logging
 function log(r: Running, severity: Severity, args: unknown[]): void {
   const message = args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args);
-  const line = { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message };
+  const line = r.id ? { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message } : { at: Date.now(), severity, stepName: null, executionId: null, instanceId: r.instanceId, flowId: r.flowId, message };
   if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
   r.logs += JSON.stringify(line) + "\n";
   logsPending.add(r);
@@ -207,28 +218,27 @@ function parseBody(body: Buffer, contentType: string): unknown {
   return body;
 }
 
-// ---------------------------------------------------------------- running an execution
-async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
-  const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
-  const startedAtIso = new Date(msg.startedAt).toISOString();
-  const logger = makeLogger(r);
-  const state = { instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} };
-  const request = decodeRequest(msg.request);
-  const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
-  const executionId = msg.id;
-  // The step context (spectral-runtime.md §3), written out field by field: building it with
-  // object spreads took V8's slow path, about 30 µs per context.
-  const context = (stepName: StepName, componentActionKey: string) => ({
+/**
+ * The context of a step or a hook (spectral-runtime.md §3), written out field by field: building
+ * it with object spreads took V8's slow path, about 30 µs per context.
+ */
+function stepContext(
+  base: ContextBase,
+  state: State,
+  logger: ReturnType<typeof makeLogger>,
+  at: { executionId: string; startedAt: string; invokeUrl: string; stepName: string; componentActionKey: string },
+) {
+  return {
     webhookUrls: base.webhookUrls,
     webhookApiKeys: base.webhookApiKeys,
-    invokeUrl: request.invokeUrl,
-    executionId,
+    invokeUrl: at.invokeUrl,
+    executionId: at.executionId,
     customer: base.customer,
     instance: base.instance,
     user: base.user,
     integration: base.integration,
     flow: base.flow,
-    startedAt: startedAtIso,
+    startedAt: at.startedAt,
     globalDebug: false,
     instanceState: state.instanceState,
     crossFlowState: state.crossFlowState,
@@ -236,20 +246,35 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
     integrationState: state.integrationState,
     logger,
     configVars: base.configVars,
-    stepId: `${executionId}:${stepName}`,
+    stepId: `${at.executionId}:${at.stepName}`,
     executionFrame: {
       invokedByExecutionJWT: "",
       invokedByExecutionStartedAt: "",
-      componentActionKey,
-      executionId,
-      executionStartedAt: startedAtIso,
-      stepName,
+      componentActionKey: at.componentActionKey,
+      executionId: at.executionId,
+      executionStartedAt: at.startedAt,
+      stepName: at.stepName,
       loopPath: "",
     },
     flowSchemas: {},
     runnerAllocatedMemoryMb: base.runnerAllocatedMemoryMb,
     _components: COMPONENTS,
-  });
+  };
+}
+
+const newState = (): State => ({ instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} });
+
+// ---------------------------------------------------------------- running an execution
+async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
+  const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
+  const startedAtIso = new Date(msg.startedAt).toISOString();
+  const logger = makeLogger(r);
+  const state = newState();
+  const request = decodeRequest(msg.request);
+  const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+  const executionId = msg.id;
+  const context = (stepName: StepName, componentActionKey: string) =>
+    stepContext(base, state, logger, { executionId, startedAt: startedAtIso, invokeUrl: request.invokeUrl, stepName, componentActionKey });
 
   await current.run(r, async () => {
     Atomics.store(activity, ACTIVITY_SLOT, r.slot); // its first step runs inside this callback
@@ -315,10 +340,35 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
   });
 }
 
-/** Spectral routes `context.components.<component>.<action>(…)` here; none exist locally. */
+// ---------------------------------------------------------------- lifecycle hooks
+/** Runs a flow's `onInstanceDeploy` or `onInstanceDelete` (spectral-runtime.md §3); its log lines belong to the instance. */
+async function runHook(msg: Extract<ToWorker, { t: "hook" }>, bundle: Bundle, base: ContextBase): Promise<void> {
+  const r: Running = { id: null, slot: msg.slot, stepName: null, logs: "", instanceId: base.instance.id, flowId: base.flow.id };
+  const logger = makeLogger(r);
+  await current.run(r, async () => {
+    Atomics.store(activity, ACTIVITY_SLOT, r.slot);
+    let error: string | null = null;
+    try {
+      const ctx = stepContext(base, newState(), logger, { executionId: "", startedAt: new Date().toISOString(), invokeUrl: "", stepName: msg.hook, componentActionKey: msg.triggerKey });
+      await bundle.triggers[msg.triggerKey][msg.hook]!(ctx, {});
+    } catch (err) {
+      error = errorMessage(err);
+      logger.error(`${msg.hook} failed: ${describeError(err)}`);
+    }
+    post({ t: "hookDone", requestId: msg.requestId, error });
+  });
+}
+
+/**
+ * Spectral routes `context.components.<component>.<action>(…)` here. Prismatic's hosted
+ * components do not exist locally; the platform's built-in triggers (a flow with a lifecycle hook
+ * but no `onTrigger` calls the default one) answer as Prismatic's do: the payload passes through.
+ */
+const BUILT_IN_TRIGGERS = new Set(["webhook-triggers", "schedule-triggers", "management-triggers"]);
 const COMPONENTS = {
   invoke: (ref: any) => Promise.reject(componentUnavailable(ref)),
-  invokeTrigger: (ref: any) => Promise.reject(componentUnavailable(ref)),
+  invokeTrigger: (ref: any, _context: unknown, payload: unknown) =>
+    BUILT_IN_TRIGGERS.has(ref?.component?.key) ? Promise.resolve(payload ? { payload } : {}) : Promise.reject(componentUnavailable(ref)),
 };
 
 function componentUnavailable(ref: any): Error {
@@ -342,7 +392,11 @@ function load(version: number, file: string): FromWorker {
       return { t: "loaded", version, ok: false, error: "the entry does not default-export integration({...}) from @prismatic-io/spectral" };
     }
     bundles.set(version, Object.assign(bundle, { file }));
-    return { t: "loaded", version, ok: true, key: bundle.key, yaml: bundle.codeNativeIntegrationYAML };
+    const hooks: Record<string, HookName[]> = {};
+    for (const [key, t] of Object.entries(bundle.triggers ?? {})) {
+      hooks[key] = (["onInstanceDeploy", "onInstanceDelete"] as const).filter((h) => typeof t[h] === "function");
+    }
+    return { t: "loaded", version, ok: true, key: bundle.key, yaml: bundle.codeNativeIntegrationYAML, hooks };
   } catch (err) {
     return { t: "loaded", version, ok: false, error: describeError(err) };
   } finally {
@@ -369,6 +423,16 @@ port.on("message", (messages: ToWorker[]) => {
       case "context":
         contexts.set(msg.key, msg.base);
         break;
+      case "hook": {
+        const bundle = bundles.get(msg.version);
+        const base = contexts.get(msg.contextKey);
+        if (!bundle || !base || typeof bundle.triggers[msg.triggerKey]?.[msg.hook] !== "function") {
+          post({ t: "hookDone", requestId: msg.requestId, error: `internal: ${msg.hook} of ${msg.triggerKey} is not loaded in this worker` });
+          break;
+        }
+        void runHook(msg, bundle, base);
+        break;
+      }
       case "run": {
         const bundle = bundles.get(msg.version);
         const base = contexts.get(msg.contextKey);

@@ -53,16 +53,31 @@ export interface ExecutionRecord {
   error: string | null;
   /** The integration build that ran it; set when it starts. */
   versionNumber: number | null;
-  /** The trigger request it was invoked with (`encodeRequest` in runtime.ts). */
+  /** The trigger request it was invoked with (`encodeRequest` in messages.ts). */
   request: BlobRef | null;
   steps: StepRecord[];
+  /** How it relates to other executions; null for most, which keeps the index small. */
+  links: ExecutionLinks | null;
+}
+
+/** Lineage: the execution that invoked this one (cross-flow), that it replays, that it retries. */
+export interface ExecutionLinks {
+  invokedBy?: string;
+  replayOf?: string;
+  /** The original (first) attempt. */
+  retryOf?: string;
+  /** This attempt's number: 1 for the first retry. */
+  retryCount?: number;
 }
 
 export interface LogRecord {
   at: number;
   severity: Severity;
   stepName: StepName | null;
-  executionId: string;
+  /** Null for the lines of an instance's lifecycle hooks, which name their instance and flow instead. */
+  executionId: string | null;
+  instanceId?: string;
+  flowId?: string;
   message: string;
 }
 
@@ -72,7 +87,7 @@ export interface LogRecord {
  */
 type JournalEntry =
   | ({ e: "scope" } & ExecutionScope)
-  | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null }
+  | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null; links?: ExecutionLinks }
   | { e: "started"; id: string; at: number; versionNumber: number }
   | ({ e: "step"; id: string } & StepRecord)
   | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null };
@@ -99,6 +114,8 @@ const LINES_PER_SLICE = 5000;
  */
 export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
+  /** Ids of the executions that link to an execution, by its id (see `link`). */
+  private readonly linkedFrom = new Map<string, string[]>();
   private readonly days = new Map<string, Day>();
   private readonly root: string;
   private today = { name: "", from: 0 };
@@ -143,8 +160,9 @@ export class ExecutionStore {
         } else if (entry.e === "accepted") {
           const scope = scopes.get(entry.scope);
           if (!scope || this.executions.has(entry.id)) continue;
-          const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request);
+          const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
           this.executions.set(x.id, x);
+          this.link(x);
           loaded.push(x);
         } else {
           this.apply(entry);
@@ -205,7 +223,7 @@ export class ExecutionStore {
    * Records a newly accepted execution with its request. Resolves when the record and the request
    * are handed to the OS: only then may the caller answer "accepted".
    */
-  accept(id: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: Uint8Array | null): Promise<void> {
+  accept(id: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: Uint8Array | null, links: ExecutionLinks | null = null): Promise<void> {
     const dayName = this.dayOf(startedAt);
     const day = this.day(dayName);
     let shared = day.scopes.get(scope.flowConfigId);
@@ -215,11 +233,30 @@ export class ExecutionStore {
       day.journal.appendText(JSON.stringify({ e: "scope", ...scope }) + "\n");
     }
     const ref: BlobRef | null = request ? { offset: day.blobs.append(request), length: request.byteLength } : null;
-    const x = newRecord(id, dayName, shared, invokeType, startedAt, ref);
+    const x = newRecord(id, dayName, shared, invokeType, startedAt, ref, links);
     this.executions.set(id, x);
-    const entry: JournalEntry = { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
+    this.link(x);
+    const entry: JournalEntry = links
+      ? { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref, links }
+      : { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
     day.journal.appendText(JSON.stringify(entry) + "\n");
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
+  }
+
+  /** Keeps the other direction of an execution's links (replays, retries, invoked executions). */
+  private link(x: ExecutionRecord): void {
+    if (!x.links) return;
+    for (const target of [x.links.invokedBy, x.links.replayOf, x.links.retryOf]) {
+      if (!target) continue;
+      let list = this.linkedFrom.get(target);
+      if (!list) this.linkedFrom.set(target, (list = []));
+      list.push(x.id);
+    }
+  }
+
+  /** Executions whose links name this one, oldest first: its replays, retries and invoked executions. */
+  linkedTo(id: string): ExecutionRecord[] {
+    return (this.linkedFrom.get(id) ?? []).map((l) => this.executions.get(l)).filter((x): x is ExecutionRecord => x !== undefined);
   }
 
   /** The UTC day of a time, as one shared string per day (the index holds one per execution). */
@@ -258,10 +295,13 @@ export class ExecutionStore {
     this.ended(id, "ERROR", "ERROR", error, at);
   }
 
-  /** Appends log lines; `lines` is already NDJSON (workers format their own lines). */
-  appendLogs(id: string, lines: string): void {
-    const x = this.executions.get(id);
-    if (x) this.day(x.day).logs.appendText(lines);
+  /**
+   * Appends log lines; `lines` is already NDJSON (workers format their own lines). An execution's
+   * lines go to its day; lines without one (`id` null: lifecycle hooks) to today.
+   */
+  appendLogs(id: string | null, lines: string): void {
+    const day = id === null ? this.dayOf(Date.now()) : this.executions.get(id)?.day;
+    if (day) this.day(day).logs.appendText(lines);
   }
 
   /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
@@ -310,8 +350,12 @@ export class ExecutionStore {
       this.days.delete(name);
       await Promise.all([day.journal.close(), day.blobs.close(), day.logs.close()]);
     }
-    for (const [id, x] of this.executions) if (x.day === name) this.executions.delete(id);
-    fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
+    for (const [id, x] of this.executions) {
+      if (x.day !== name) continue;
+      this.executions.delete(id);
+      this.linkedFrom.delete(id);
+    }
+    await fs.promises.rm(path.join(this.root, name), { recursive: true, force: true });
   }
 
   listDays(): string[] {
@@ -324,8 +368,8 @@ export class ExecutionStore {
   }
 }
 
-function newRecord(id: string, day: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: BlobRef | null): ExecutionRecord {
-  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, steps: [] };
+function newRecord(id: string, day: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: BlobRef | null, links: ExecutionLinks | null): ExecutionRecord {
+  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, steps: [], links };
 }
 
 function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
