@@ -35,7 +35,14 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
     else if (name.length === 14 && name.toLowerCase() === "content-length") declared = Number(value);
   }
   if (declared > options.maxBodyBytes) return tooLarge(req, res, options);
-  const room = runtime.roomToAccept();
+  let room;
+  try {
+    room = runtime.roomToAccept(headers);
+  } catch (err) {
+    if (!(err instanceof TriggerRefused)) throw err;
+    req.resume();
+    return sendJson(res, err.status, { error: err.message }, { "retry-after": "1" });
+  }
   if (room) await room;
   const body = await readBody(req, options.maxBodyBytes);
   if (body === null) return tooLarge(req, res, options);

@@ -29,10 +29,19 @@ export interface FlowDefinition {
   endpointSecurityType: string | null;
   organizationApiKeys: string[];
   schedule: ScheduleDefinition | null;
-  queueConfig: Record<string, unknown> | null;
+  queueConfig: QueueConfig | null;
   retryConfig: Record<string, unknown> | null;
   /** The lifecycle hooks its trigger has (they live on the trigger object, not in the YAML). */
   hooks: HookName[];
+}
+
+/** How a flow's executions wait for each other (spectral-runtime.md §7). */
+export interface QueueConfig {
+  usesFifoQueue: boolean;
+  concurrencyLimit: number | null;
+  singletonExecutions: boolean;
+  /** A path into the trigger payload, such as `body.data.orderId`. */
+  dedupeIdField: string | null;
 }
 
 export type ScheduleDefinition =
@@ -90,7 +99,7 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
       endpointSecurityType: f.endpointSecurityType ?? null,
       organizationApiKeys: Array.isArray(f.organizationApiKeys) ? f.organizationApiKeys.map(String) : [],
       schedule: readSchedule(trigger.schedule),
-      queueConfig: f.queueConfig ?? null,
+      queueConfig: readQueueConfig(f.queueConfig),
       retryConfig: f.retryConfig ?? null,
       hooks: ownKey(trigger) ? (hooks[trigger.action.key] ?? []) : [],
     };
@@ -125,6 +134,18 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
     }),
   );
   return { name: String(doc.name), description: doc.description ?? "", flows, configVars };
+}
+
+function readQueueConfig(q: Record<string, any> | undefined): QueueConfig | null {
+  if (!q) return null;
+  // The YAML holds dedupeIdField as a reference into the trigger step's results.
+  const dedupe = typeof q.dedupeIdField === "string" ? q.dedupeIdField : q.dedupeIdField?.value;
+  return {
+    usesFifoQueue: q.usesFifoQueue === true,
+    concurrencyLimit: typeof q.concurrencyLimit === "number" && q.concurrencyLimit > 0 ? q.concurrencyLimit : null,
+    singletonExecutions: q.singletonExecutions === true,
+    dedupeIdField: typeof dedupe === "string" && dedupe ? dedupe.replace(/^[A-Za-z]+\.results\./, "") : null,
+  };
 }
 
 function readSchedule(s: YamlStep["schedule"]): ScheduleDefinition | null {

@@ -91,6 +91,8 @@ export type ToWorker =
   | { t: "load"; version: number; file: string }
   | { t: "unload"; version: number }
   | { t: "context"; key: string; base: ContextBase }
+  /** The execution was canceled: it runs no further step, and what it still produces is discarded. */
+  | { t: "cancel"; id: string }
   /** Runs a trigger's lifecycle hook; answered by `hookDone`. */
   | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName }
   | {

@@ -10,7 +10,7 @@ import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinit
 import { CurrentIntegration, Instances } from "./instances";
 import { BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
-import { ContextBase, FlowResponse, FromWorker, HookName, TriggerRequest, encodeRequest } from "./messages";
+import { ContextBase, FlowResponse, FromWorker, HookName, TriggerRequest, decodeRequest, encodeRequest } from "./messages";
 import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
 
 export interface RuntimeOptions {
@@ -46,6 +46,40 @@ export interface Started {
   synchronous: boolean;
 }
 
+/** An action on an execution that cannot be done (replay, cancel); its message is meant for the user. */
+export class ExecutionActionError extends Error {}
+
+/** Which executions a bulk replay takes (runner-extensions.graphql, ReplayExecutionsInput). */
+export interface ReplayFilter {
+  instance?: string;
+  customer?: string;
+  flow?: string;
+  invokeTypes?: InvokeType[];
+  resultTypes?: string[];
+  /** true: only executions without an error; false: only failed ones. */
+  errorIsNull?: boolean;
+  /** true: only originals (not replays themselves). */
+  replayForExecutionIsNull?: boolean;
+  startedAtGte?: number;
+  startedAtLte?: number;
+  /** Skip executions that already have a successful replay (default true). */
+  skipSucceededReplays?: boolean;
+}
+
+function matchesReplayFilter(x: ExecutionRecord, f: ReplayFilter, store: ExecutionStore): boolean {
+  if (f.instance && x.scope.instanceId !== f.instance) return false;
+  if (f.customer && x.scope.customerId !== f.customer) return false;
+  if (f.flow && x.scope.flowId !== f.flow) return false;
+  if (f.invokeTypes && !f.invokeTypes.includes(x.invokeType)) return false;
+  if (f.resultTypes && !f.resultTypes.includes(x.resultType ?? "")) return false;
+  if (f.errorIsNull !== undefined && (x.error === null) !== f.errorIsNull) return false;
+  if (f.replayForExecutionIsNull !== undefined && !x.links?.replayOf !== f.replayForExecutionIsNull) return false;
+  if (f.startedAtGte !== undefined && x.startedAt < f.startedAtGte) return false;
+  if (f.startedAtLte !== undefined && x.startedAt > f.startedAtLte) return false;
+  if (f.skipSucceededReplays !== false && store.linkedTo(x.id).some((r) => r.links?.replayOf === x.id && r.status === "SUCCESS")) return false;
+  return true;
+}
+
 /** A webhook that cannot start an execution: the status and message to answer with. */
 export class TriggerRefused extends Error {
   constructor(
@@ -66,6 +100,8 @@ interface Pending extends ExecutionWaiters {
   slot: number;
   version: number;
   deadline: number;
+  /** Canceled while running: what its code still produces is discarded. */
+  canceled?: boolean;
 }
 
 
@@ -87,6 +123,14 @@ export class Runtime extends EventEmitter {
   private readonly pool: WorkerPool;
   private readonly running = new Map<string, Pending>();
   private readonly queue: Pending[] = [];
+  private readonly runningByFlowConfig = new Map<string, number>();
+  /** The dedupe value of each queued or running execution of a flow with `dedupeIdField`. */
+  private readonly dedupeKeys = new Map<string, string>();
+  /**
+   * Executions started in bulk (replays, retries) wait here: webhooks, schedules and cross-flow
+   * calls go first, and a bulk replay does not hold up or refuse webhooks.
+   */
+  private readonly backlog: Pending[] = [];
   private readonly roomWaiters: Array<() => void> = [];
   private readonly contexts = new Map<string, ContextBase>();
   /** Lifecycle hooks waiting for their worker's answer, by request id. */
@@ -258,19 +302,20 @@ export class Runtime extends EventEmitter {
     // Spectral's invokeFlow marks a cross-flow call with these headers (spectral-runtime.md §5).
     const caller = headerValue(request.headers, "prismatic-invoke-type") === "Cross Flow" ? headerValue(request.headers, "prismatic-executionid") : undefined;
     const parent = caller === undefined ? undefined : this.store.executions.get(caller);
-    if (parent) this.checkChain(parent, flow);
+    const synchronous = flow.isSynchronous || headerValue(request.headers, "prismatic-synchronous")?.toLowerCase() === "true";
+    if (parent) this.checkChain(parent, fc.id, flow, synchronous);
     return this.accept(fc, instance, flow, request, {
       invokeType: parent ? "CROSS_FLOW" : instance.isSystem ? "INTEGRATION_FLOW_TEST" : "WEBHOOK",
       links: parent ? { invokedBy: parent.id } : null,
       waiters,
-      synchronous: flow.isSynchronous || headerValue(request.headers, "prismatic-synchronous")?.toLowerCase() === "true",
+      synchronous,
     });
   }
 
   /** Starts an execution that no webhook asked for: a schedule, a deploy or removal, a replay, a retry. */
-  invoke(flowConfigId: string, request: TriggerRequest, invokeType: InvokeType, links: ExecutionLinks | null = null): Promise<Started> {
+  invoke(flowConfigId: string, request: TriggerRequest, invokeType: InvokeType, links: ExecutionLinks | null = null, background = false): Promise<Started> {
     const { fc, instance, flow } = this.target(flowConfigId);
-    return this.accept(fc, instance, flow, request, { invokeType, links, waiters: {}, synchronous: false });
+    return this.accept(fc, instance, flow, request, { invokeType, links, waiters: {}, synchronous: false, background });
   }
 
   private target(flowConfigId: string): { fc: FlowConfig; instance: Instance; flow: FlowDefinition } {
@@ -284,22 +329,55 @@ export class Runtime extends EventEmitter {
     return { fc, instance, flow };
   }
 
-  /** A cross-flow chain deeper than --max-chain-depth fails at once, showing the chain (INTERFACES.md §4). */
-  private checkChain(parent: ExecutionRecord, callee: FlowDefinition): void {
+  /**
+   * Cross-flow calls never deadlock (INTERFACES.md §4): a chain deeper than --max-chain-depth, or
+   * a synchronous call that would wait for a slot of its flow's own queue held by its own chain
+   * (a FIFO flow calling itself), fails at once with an error that shows the chain.
+   */
+  private checkChain(parent: ExecutionRecord, calleeFlowConfigId: string, callee: FlowDefinition, synchronous: boolean): void {
     const chain = [parent];
     for (let x = parent; x.links?.invokedBy; ) {
       const up = this.store.executions.get(x.links.invokedBy);
       if (!up) break;
       chain.unshift((x = up));
     }
-    if (chain.length < this.options.maxChainDepth) return;
     const shown = [...chain.map((x) => x.scope.flowName), callee.name].join(" → ");
-    const message = `Cross-flow call refused: the chain ${shown} would be ${chain.length + 1} executions deep, over --max-chain-depth ${this.options.maxChainDepth}`;
+    const limit = this.flowLimit(calleeFlowConfigId);
+    const heldByChain = chain.filter((x) => x.scope.flowConfigId === calleeFlowConfigId && x.endedAt === null).length;
+    let message: string;
+    if (chain.length >= this.options.maxChainDepth) {
+      message = `Cross-flow call refused: the chain ${shown} would be ${chain.length + 1} executions deep, over --max-chain-depth ${this.options.maxChainDepth}`;
+    } else if (synchronous && limit !== null && heldByChain >= limit) {
+      message = `Cross-flow call refused: the chain ${shown} would wait forever: "${callee.name}" runs ${limit === 1 ? "one execution at a time (FIFO)" : `${limit} executions at a time`}, and its caller's own chain holds ${limit === 1 ? "that slot" : "those slots"}`;
+    } else {
+      return;
+    }
     this.store.appendLogs(parent.id, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: parent.steps.length ? "onExecution" : "onTrigger", executionId: parent.id, message }) + "\n");
     throw new TriggerRefused(508, message);
   }
 
-  private async accept(fc: FlowConfig, instance: Instance, flow: FlowDefinition, request: TriggerRequest, o: { invokeType: InvokeType; links: ExecutionLinks | null; waiters: ExecutionWaiters; synchronous: boolean }): Promise<Started> {
+  /**
+   * queueConfig (spectral-runtime.md §7): a singleton schedule does not start while one of its
+   * executions is queued or running, and with `dedupeIdField` a request whose value is already
+   * being handled is dropped as a duplicate.
+   */
+  private isDuplicate(flowConfigId: string, flow: FlowDefinition, dedupeKey: string | undefined, invokeType: InvokeType): boolean {
+    const singleton = flow.queueConfig?.singletonExecutions === true && invokeType === "SCHEDULED";
+    if (!singleton && dedupeKey === undefined) return false;
+    for (const p of [...this.running.values(), ...this.queue, ...this.backlog]) {
+      if (p.record.scope.flowConfigId !== flowConfigId || p.canceled) continue;
+      if (singleton || this.dedupeKeys.get(p.record.id) === dedupeKey) return true;
+    }
+    return false;
+  }
+
+  private async accept(
+    fc: FlowConfig,
+    instance: Instance,
+    flow: FlowDefinition,
+    request: TriggerRequest,
+    o: { invokeType: InvokeType; links: ExecutionLinks | null; waiters: ExecutionWaiters; synchronous: boolean; background?: boolean },
+  ): Promise<Started> {
     const id = newId("InstanceExecutionResult");
     const scope = {
       flowConfigId: fc.id,
@@ -313,8 +391,25 @@ export class Runtime extends EventEmitter {
     const bytes = encodeRequest(request);
     const journaled = this.store.accept(id, scope, o.invokeType, Date.now(), bytes, o.links);
     const record = this.store.executions.get(id)!;
-    this.queue.push({ onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0 });
-    this.pump();
+    const dedupeKey = dedupeKeyOf(flow, request);
+    if (this.isDuplicate(fc.id, flow, dedupeKey, o.invokeType)) {
+      const message = dedupeKey === undefined ? "another execution of this singleton flow is queued or running" : `an execution with the same ${flow.queueConfig!.dedupeIdField} (${dedupeKey}) is queued or running`;
+      this.store.appendLogs(id, JSON.stringify({ at: Date.now(), severity: "INFO", stepName: null, executionId: id, message: `Ending Instance Execution (CANCELED): a duplicate: ${message}` }) + "\n");
+      this.store.ended(id, "CANCELED", "CANCELED_AS_DUPLICATE", null);
+      this.emit("execution", record);
+      await journaled;
+      return { id, flow, synchronous: false };
+    }
+    if (dedupeKey !== undefined) this.dedupeKeys.set(id, dedupeKey);
+    const pending: Pending = { onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0 };
+    if (o.invokeType === "CROSS_FLOW" && !this.atFlowLimit(fc.id)) {
+      // The caller may be waiting for it while holding a slot: it runs now, over the global cap,
+      // so that callers never wait on a queue that only they can drain (INTERFACES.md §4).
+      this.dispatch(pending);
+    } else {
+      (o.background ? this.backlog : this.queue).push(pending);
+      this.pump();
+    }
     await journaled;
     return { id, flow, synchronous: o.synchronous };
   }
@@ -333,25 +428,119 @@ export class Runtime extends EventEmitter {
     });
   }
 
+  // ---------------------------------------------------------------- replay and cancel
+  /**
+   * Replays an ended execution: a new execution of the same flow config with exactly the
+   * original trigger request, on the current build, linked to the original (`replayOf` names the
+   * first execution of a replay chain, as Prismatic's replayForExecution does).
+   */
+  async replay(id: string, background = false): Promise<Started> {
+    const x = this.endedExecution(id, "replayed");
+    const request = x.request && (await this.store.readBlob(x, x.request));
+    if (!request) throw new ExecutionActionError(`Execution ${id} cannot be replayed: its stored request is gone`);
+    if (!this.instances.flowConfig(x.scope.flowConfigId)) throw new ExecutionActionError(`Execution ${id} cannot be replayed: its instance "${x.scope.instanceId}" or flow config no longer exists`);
+    try {
+      return await this.invoke(x.scope.flowConfigId, decodeRequest(request), x.invokeType, { replayOf: x.links?.replayOf ?? x.id }, background);
+    } catch (err) {
+      throw err instanceof TriggerRefused ? new ExecutionActionError(`Execution ${id} cannot be replayed: ${err.message}`) : err;
+    }
+  }
+
+  /**
+   * Replays every ended execution that matches (runner-extensions.graphql, ReplayExecutionsInput),
+   * oldest first; the replays wait behind webhooks. Resolves to the replays started.
+   */
+  async replayMany(filter: ReplayFilter): Promise<ExecutionRecord[]> {
+    const matches = [...this.store.executions.values()].filter((x) => x.endedAt !== null && matchesReplayFilter(x, filter, this.store));
+    const started: ExecutionRecord[] = [];
+    for (const x of matches.sort((a, b) => a.startedAt - b.startedAt)) {
+      try {
+        started.push(this.store.executions.get((await this.replay(x.id, true)).id)!);
+      } catch (err) {
+        if (!(err instanceof ExecutionActionError)) throw err;
+        // one that cannot be replayed (its instance was removed) does not stop the others
+      }
+    }
+    return started;
+  }
+
+  /**
+   * Cancels an execution. A queued one leaves its queue; a running one is CANCELED at once and
+   * what its code still produces is discarded (its code finishes or meets the time limit in the
+   * background); `force` also terminates its worker (INTERFACES.md §4).
+   */
+  cancel(id: string, force = false): ExecutionRecord {
+    const x = this.store.executions.get(id);
+    if (!x) throw new ExecutionActionError(`Execution ${id} is not stored (unknown id, or removed by retention)`);
+    if (x.endedAt !== null) throw new ExecutionActionError(`Execution ${id} has already ended (${x.status}): there is nothing to cancel`);
+    const queued = [this.queue, this.backlog].map((q) => q.findIndex((p) => p.record.id === id));
+    const list = queued[0] >= 0 ? this.queue : queued[1] >= 0 ? this.backlog : null;
+    const p = list ? list.splice(Math.max(...queued), 1)[0] : this.running.get(id);
+    const at = Date.now();
+    this.store.appendLogs(id, JSON.stringify({ at, severity: "INFO", stepName: null, executionId: id, message: "Ending Instance Execution (CANCELED): canceled by user" }) + "\n");
+    this.store.ended(id, "CANCELED", "CANCELED_BY_USER", null, at);
+    this.dedupeKeys.delete(id);
+    if (p) {
+      p.canceled = true;
+      p.onEnd?.({ error: "The execution was canceled", response: undefined });
+      p.onEnd = p.onTrigger = undefined;
+      if (p.worker) p.worker.send({ t: "cancel", id });
+      if (force && p.worker) this.pool.terminate(p.worker, { culprit: id, reason: "it was canceled with force, which terminates its worker" });
+    }
+    this.emit("execution", x);
+    this.pump();
+    return x;
+  }
+
+  private endedExecution(id: string, what: string): ExecutionRecord {
+    const x = this.store.executions.get(id);
+    if (!x) throw new ExecutionActionError(`Execution ${id} cannot be ${what}: it is not stored (unknown id, or removed by retention)`);
+    if (x.endedAt === null) throw new ExecutionActionError(`Execution ${id} cannot be ${what}: it is still ${x.status === "QUEUED" ? "queued" : "running"}; wait for it to end`);
+    return x;
+  }
+
   /** Starts queued executions while there is room. */
   private pump(): void {
     if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
-    while (this.queue.length && this.integration && this.running.size < this.options.maxConcurrency) {
-      this.dispatch(this.queue.shift()!);
+    for (const list of [this.queue, this.backlog]) {
+      // In arrival order, passing over executions whose flow is at its own limit (FIFO, throttled).
+      for (let i = 0; i < list.length && this.integration && this.running.size < this.options.maxConcurrency; ) {
+        if (this.atFlowLimit(list[i].record.scope.flowConfigId)) i++;
+        else this.dispatch(i === 0 ? list.shift()! : list.splice(i, 1)[0]);
+      }
     }
     while (this.roomWaiters.length && this.queue.length < this.options.maxConcurrency) this.roomWaiters.shift()!();
   }
 
+  /** The flow's queueConfig allows no more running executions of this flow config now. */
+  private atFlowLimit(flowConfigId: string): boolean {
+    const limit = this.flowLimit(flowConfigId);
+    return limit !== null && (this.runningByFlowConfig.get(flowConfigId) ?? 0) >= limit;
+  }
+
+  /** 1 for a FIFO flow, N for a throttled one, null when unlimited. */
+  flowLimit(flowConfigId: string): number | null {
+    const q = this.flowById(this.instances.flowConfig(flowConfigId)?.flowId ?? "")?.queueConfig;
+    return !q ? null : q.usesFifoQueue ? 1 : q.concurrencyLimit;
+  }
+
   /**
-   * Backpressure on callers: while as many executions wait in the queue as may run at once, a
+   * Backpressure on webhooks: while as many executions wait in the queue as may run at once, a
    * new webhook waits (holding its connection) instead of growing the queue, so acceptance keeps
-   * pace with completion. Null when there is room now.
+   * pace with completion. Past ten times the cap (only schedules, deploys and cross-flow calls
+   * grow the queue that far) webhooks are refused with 429. Cross-flow calls never wait here:
+   * their caller may be holding a slot. Null when there is room now.
    */
-  roomToAccept(): Promise<void> | null {
+  roomToAccept(headers: Record<string, string>): Promise<void> | null {
     if (this.queue.length < this.options.maxConcurrency || this.stopping) return null;
+    if (headerValue(headers, "prismatic-invoke-type") === "Cross Flow") return null;
+    if (this.queue.length >= 10 * this.options.maxConcurrency) {
+      throw new TriggerRefused(429, `${this.queue.length} executions are queued, over ten times --max-concurrency (${this.options.maxConcurrency}); retry later`);
+    }
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
+
 
   /** Executions accepted before a stop but never started run now, in the order they arrived. */
   private async requeueRecovered(): Promise<void> {
@@ -379,6 +568,7 @@ export class Runtime extends EventEmitter {
     w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request });
     w.running.add(x.id);
     w.slots.set(slot, x.id);
+    this.runningByFlowConfig.set(fc.id, (this.runningByFlowConfig.get(fc.id) ?? 0) + 1);
     p.worker = w;
     p.slot = slot;
     p.version = version;
@@ -473,16 +663,17 @@ export class Runtime extends EventEmitter {
           break;
         case "started": {
           const p = this.running.get(m.id);
-          if (p) this.store.started(m.id, m.at, p.version);
+          if (p && !p.canceled) this.store.started(m.id, m.at, p.version);
           break;
         }
         case "logs":
-          this.store.appendLogs(m.id, m.lines);
+          if (m.id === null || !this.running.get(m.id)?.canceled) this.store.appendLogs(m.id, m.lines);
           break;
         case "step": {
-          this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);
           const p = this.running.get(m.id);
-          if (m.stepName === "onTrigger" && !m.hasError && p?.onTrigger) p.onTrigger(m.response);
+          if (!p || p.canceled) break;
+          this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);
+          if (m.stepName === "onTrigger" && !m.hasError && p.onTrigger) p.onTrigger(m.response);
           break;
         }
         case "ended":
@@ -503,20 +694,23 @@ export class Runtime extends EventEmitter {
     this.running.delete(id);
     p.worker?.running.delete(id);
     p.worker?.slots.delete(p.slot);
-    this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
+    this.dedupeKeys.delete(id);
+    const fcId = p.record.scope.flowConfigId;
+    if (p.worker) this.runningByFlowConfig.set(fcId, this.runningByFlowConfig.get(fcId)! - 1);
+    if (!p.canceled) this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     p.onEnd?.({ error, response });
     if (p.worker && p.version !== this.integration?.meta.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
       p.worker.send({ t: "unload", version: p.version });
       p.worker.versions.delete(p.version);
     }
-    this.emit("execution", p.record);
+    if (!p.canceled) this.emit("execution", p.record);
     this.pump();
   }
 
   /** Ends an execution the runtime could not hand to (or get back from) a worker. */
   private endWithoutWorker(id: string, error: string, p?: Pending): void {
     if (p) this.running.set(id, p);
-    this.store.endedInError(id, error);
+    if (!this.running.get(id)?.canceled) this.store.endedInError(id, error);
     if (this.running.has(id)) this.finish(id, error);
   }
 
@@ -567,7 +761,7 @@ export class Runtime extends EventEmitter {
   }
 
   get queuedCount(): number {
-    return this.queue.length;
+    return this.queue.length + this.backlog.length;
   }
 
   // ---------------------------------------------------------------- stopping
@@ -586,6 +780,25 @@ export class Runtime extends EventEmitter {
     await this.pool.close();
     await this.store.close();
   }
+}
+
+/**
+ * The value of a flow's `dedupeIdField` (a path such as `body.data.orderId`) in the trigger
+ * payload the request makes. Read from the default payload: a custom onTrigger's own payload is
+ * not known before the execution runs.
+ */
+function dedupeKeyOf(flow: FlowDefinition, request: TriggerRequest): string | undefined {
+  const field = flow.queueConfig?.dedupeIdField;
+  if (!field) return undefined;
+  let data: unknown = Buffer.from(request.body).toString("utf8");
+  try {
+    data = JSON.parse(data as string);
+  } catch {
+    // not JSON: the body is the text
+  }
+  let value: any = { headers: request.headers, queryParameters: request.queryParameters, body: { data }, pathFragment: request.pathFragment };
+  for (const part of field.split(".")) value = value?.[part];
+  return value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value);
 }
 
 /** A request header's value, whatever its casing. */

@@ -80,6 +80,8 @@ try {
 const bundles = new Map<number, Bundle & { file: string }>();
 const bundleFiles = new Set<string>();
 const contexts = new Map<string, ContextBase>();
+/** Executions canceled while running: they start no further step. */
+const canceled = new Set<string>();
 const current = new AsyncLocalStorage<Running>();
 
 // Tell the main thread whose code runs, so a thread that never yields can be pinned to one
@@ -313,6 +315,10 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       const result = encodeResult(storable(triggerPayload), undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response }, [result]);
 
+      if (canceled.delete(msg.id)) {
+        post({ t: "ended", id: msg.id, at: Date.now(), error: "canceled" }); // discarded by the main thread
+        return;
+      }
       step = r.stepName = "onExecution";
       stepStart = Date.now();
       const out = await bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), {
@@ -338,6 +344,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       post({ t: "ended", id: msg.id, at: ended, error: message });
     }
   });
+  canceled.delete(msg.id);
 }
 
 // ---------------------------------------------------------------- lifecycle hooks
@@ -422,6 +429,9 @@ port.on("message", (messages: ToWorker[]) => {
       }
       case "context":
         contexts.set(msg.key, msg.base);
+        break;
+      case "cancel":
+        canceled.add(msg.id);
         break;
       case "hook": {
         const bundle = bundles.get(msg.version);

@@ -1,0 +1,186 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ExecutionActionError } from "../../server/src/runtime/runtime";
+import { ExecutionRecord } from "../../server/src/store/executions";
+import { TestServer, copyFixture, postJson, startServer, waitFor } from "../helpers";
+
+const executionsOf = (s: TestServer, flowName: string) => [...s.runtime.store.executions.values()].filter((x) => x.scope.flowName === flowName);
+/** The most executions that ran at the same moment (an end at t comes before a start at t). */
+const overlaps = (xs: ExecutionRecord[]) => {
+  const events = xs.flatMap((x) => [[x.runStartedAt!, 1] as const, [x.endedAt!, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, delta] of events) most = Math.max(most, (now += delta));
+  return most;
+};
+
+describe("queues, duplicates, cancel and replay", function () {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer(copyFixture("queues"), { workers: 2 });
+  });
+  after(() => s.stop());
+
+  it("runs a FIFO flow one at a time, in arrival order, under 50 concurrent senders", async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, seq) => postJson(s.flows["Fifo"], { seq })));
+    assert.ok(answers.every((a) => a.status === 200));
+    const runs = await Promise.all(answers.map((a) => s.waitForEnd(a.json.executionId)));
+    const byArrival = [...runs].sort((a, b) => a.startedAt - b.startedAt || 0);
+    const byStart = [...runs].sort((a, b) => a.runStartedAt! - b.runStartedAt!);
+    assert.deepEqual(
+      byStart.map((x) => x.id),
+      byArrival.map((x) => x.id),
+    );
+    for (let i = 1; i < byStart.length; i++) assert.ok(byStart[i].runStartedAt! >= byStart[i - 1].endedAt!, "never two at once");
+    assert.ok(runs.every((x) => x.status === "SUCCESS"));
+  });
+
+  it("runs a throttled flow at most concurrencyLimit at once", async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postJson(s.flows["Throttled"], {})));
+    const runs = await Promise.all(answers.map((a) => s.waitForEnd(a.json.executionId)));
+    assert.equal(overlaps(runs), 2);
+    assert.ok(runs.every((x) => x.status === "SUCCESS"));
+  });
+
+  it("drops a request whose dedupeIdField value is already being handled, as CANCELED_AS_DUPLICATE", async () => {
+    const first = await postJson(s.flows["Dedupe"], { orderId: "A-1" });
+    const duplicate = await postJson(s.flows["Dedupe"], { orderId: "A-1" });
+    const other = await postJson(s.flows["Dedupe"], { orderId: "B-2" });
+    assert.equal(duplicate.status, 200, "the duplicate is accepted, then dropped");
+    const dropped = await s.waitForEnd(duplicate.json.executionId);
+    assert.equal(dropped.status, "CANCELED");
+    assert.equal(dropped.resultType, "CANCELED_AS_DUPLICATE");
+    assert.equal(dropped.error, null);
+    assert.deepEqual(dropped.steps, []);
+    assert.equal((await s.waitForEnd(first.json.executionId)).status, "SUCCESS");
+    assert.equal((await s.waitForEnd(other.json.executionId)).status, "SUCCESS");
+    const again = await postJson(s.flows["Dedupe"], { orderId: "A-1" });
+    assert.equal((await s.waitForEnd(again.json.executionId)).status, "SUCCESS", "once the first has ended, the same value runs again");
+  });
+
+  it("skips a singleton schedule's runs while one is running", async () => {
+    const skipped = await waitFor(() => executionsOf(s, "Singleton Tick").find((x) => x.resultType === "CANCELED_AS_DUPLICATE"), 5000);
+    assert.equal(skipped.invokeType, "SCHEDULED");
+    const running = executionsOf(s, "Singleton Tick").filter((x) => x.endedAt === null);
+    assert.ok(running.length <= 1);
+  });
+
+  it("cancels a queued execution: it leaves its queue and never runs", async () => {
+    const first = await postJson(s.flows["Fifo"], { seq: "long", sleep: 800 });
+    const queued = await postJson(s.flows["Fifo"], { seq: "queued" });
+    const x = s.runtime.store.executions.get(queued.json.executionId)!;
+    assert.equal(x.status, "QUEUED");
+    s.runtime.cancel(x.id);
+    assert.equal(x.status, "CANCELED");
+    assert.equal(x.resultType, "CANCELED_BY_USER");
+    assert.ok(x.endedAt);
+    assert.equal(x.error, null);
+    await s.waitForEnd(first.json.executionId);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(x.runStartedAt, null, "it never ran");
+    assert.deepEqual(x.steps, []);
+    assert.throws(() => s.runtime.cancel(x.id), (err: Error) => err instanceof ExecutionActionError && /has already ended \(CANCELED\)/.test(err.message));
+    assert.throws(() => s.runtime.cancel("nope"), /not stored/);
+  });
+
+  it("cancels a running execution at once and discards what it still produces; other executions are not disturbed", async () => {
+    const slow = await postJson(s.flows["Slow"], { sleep: 600 });
+    const x = await waitFor(() => {
+      const r = s.runtime.store.executions.get(slow.json.executionId);
+      return r?.status === "PENDING" && r.steps.length === 1 ? r : undefined;
+    });
+    const neighbour = await postJson(s.flows["Slow"], { sleep: 300 });
+    s.runtime.cancel(x.id);
+    assert.equal(x.status, "CANCELED");
+    const endedAt = x.endedAt;
+    assert.equal((await s.waitForEnd(neighbour.json.executionId)).status, "SUCCESS");
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(x.status, "CANCELED");
+    assert.equal(x.endedAt, endedAt);
+    assert.deepEqual(x.steps.map((st) => st.stepName), ["onTrigger"], "its onExecution result was discarded");
+    const logs = await s.runtime.store.readLogs(x);
+    assert.ok(!logs.some((l) => l.message === "slow finished"), "its later log lines were discarded");
+    assert.equal(logs.at(-1)!.message, "Ending Instance Execution (CANCELED): canceled by user");
+  });
+
+  it("replays an ended execution with exactly its request, linked to it; refuses running and unknown ones", async () => {
+    const original = await postJson(`${s.flows["Slow"]}/a/b?q=1`, { sleep: 1 }, { "x-custom": "yes" });
+    const x = await s.waitForEnd(original.json.executionId);
+    const replay = await s.runtime.replay(x.id);
+    const r = await s.waitForEnd(replay.id);
+    assert.equal(r.links!.replayOf, x.id);
+    assert.equal(r.invokeType, x.invokeType);
+    assert.deepEqual(s.runtime.store.linkedTo(x.id).map((l) => l.id), [r.id]);
+    const a = (await s.step(x, "onTrigger")).data as string;
+    const b = (await s.step(r, "onTrigger")).data as string;
+    const pick = (t: string) => {
+      const p = JSON.parse(t);
+      return { headers: p.headers, queryParameters: p.queryParameters, body: p.body, rawBody: p.rawBody, pathFragment: p.pathFragment };
+    };
+    assert.deepEqual(pick(b), pick(a), "the same trigger payload");
+    const replayOfReplay = await s.runtime.replay(r.id);
+    assert.equal(s.runtime.store.executions.get(replayOfReplay.id)!.links!.replayOf, x.id, "a replay of a replay names the original");
+
+    const running = await postJson(s.flows["Slow"], { sleep: 500 });
+    await assert.rejects(s.runtime.replay(running.json.executionId), /is still (queued|running); wait for it to end/);
+    await assert.rejects(s.runtime.replay("nope"), /not stored/);
+  });
+
+  it("cancels with force: the worker goes, and the others in it end in ERROR naming the canceled execution", async () => {
+    const solo = await startServer(copyFixture("queues"), { workers: 1 });
+    try {
+      const neighbour = await postJson(solo.flows["Slow"], { sleep: 5000 });
+      await waitFor(() => solo.runtime.store.executions.get(neighbour.json.executionId)?.status === "PENDING");
+      const spin = await postJson(solo.flows["Spin"], {});
+      await new Promise((r) => setTimeout(r, 300)); // it spins: its worker cannot even report that it started
+      solo.runtime.cancel(spin.json.executionId, true);
+      assert.equal(solo.runtime.store.executions.get(spin.json.executionId)!.status, "CANCELED");
+      const other = await solo.waitForEnd(neighbour.json.executionId);
+      assert.equal(other.status, "ERROR");
+      assert.match(other.error!, new RegExp(`stopped by execution ${spin.json.executionId}: it was canceled with force`));
+      const after = await postJson(solo.flows["Slow"], { sleep: 1 });
+      assert.equal((await solo.waitForEnd(after.json.executionId)).status, "SUCCESS", "a fresh worker took its place");
+    } finally {
+      await solo.stop();
+    }
+  });
+
+  it("refuses a synchronous FIFO flow that calls itself, at once, with the chain", async () => {
+    const res = await postJson(s.flows["Fifo Self Caller"], {});
+    assert.equal(res.status, 500);
+    const x = await s.waitForEnd(res.json.executionId);
+    const logs = await s.runtime.store.readLogs(x);
+    assert.ok(logs.some((l) => /Cross-flow call refused: the chain Fifo Self Caller → Fifo Self Caller would wait forever: "Fifo Self Caller" runs one execution at a time \(FIFO\)/.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
+  });
+});
+
+describe("replay after a fix, one at a time and in bulk", function () {
+  it("an execution fails, the code is fixed, its replay succeeds on the new version; bulk replay takes every failed one without a successful replay", async () => {
+    const workspace = copyFixture("queues");
+    const s = await startServer(workspace);
+    try {
+      const failed = [];
+      for (let i = 0; i < 5; i++) failed.push(await s.waitForEnd((await postJson(s.flows["Flaky"], { i })).json.executionId));
+      assert.ok(failed.every((x) => x.status === "ERROR" && x.versionNumber === 1));
+      const file = path.join(workspace, "src/index.ts");
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("const bug = true;", "const bug = false;"));
+      await waitFor(() => s.runtime.build.versionNumber === 2 && s.runtime.build.ok, 30_000, "version 2");
+
+      const one = await s.waitForEnd((await s.runtime.replay(failed[0].id)).id);
+      assert.equal(one.status, "SUCCESS");
+      assert.equal(one.versionNumber, 2);
+      assert.deepEqual(JSON.parse((await s.step(one, "onExecution")).data as string), { fixed: { i: 0 } });
+
+      const flowId = failed[0].scope.flowId;
+      const bulk = await s.runtime.replayMany({ flow: flowId, errorIsNull: false, replayForExecutionIsNull: true });
+      assert.equal(bulk.length, 4, "the four failed executions that have no successful replay yet");
+      const ended = await Promise.all(bulk.map((x) => s.waitForEnd(x.id)));
+      assert.ok(ended.every((x) => x.status === "SUCCESS"));
+      assert.deepEqual(new Set(ended.map((x) => x.links!.replayOf)), new Set(failed.slice(1).map((x) => x.id)));
+      assert.equal((await s.runtime.replayMany({ flow: flowId, errorIsNull: false, replayForExecutionIsNull: true })).length, 0, "nothing is left to replay");
+    } finally {
+      await s.stop();
+    }
+  });
+});
