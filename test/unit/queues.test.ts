@@ -155,6 +155,33 @@ describe("queues, duplicates, cancel and replay", function () {
   });
 });
 
+describe("state (spectral-runtime.md §3)", function () {
+  it("keeps what a successful execution leaves in each scope, not what a failed one does, across a restart", async () => {
+    const workspace = copyFixture("queues");
+    const run = async (s: TestServer, body: object) => {
+      const x = await s.waitForEnd((await postJson(s.flows["Counter"], body)).json.executionId);
+      return x.status === "SUCCESS" ? JSON.parse((await s.step(x, "onExecution")).data as string) : x.status;
+    };
+    let s = await startServer(workspace);
+    try {
+      assert.deepEqual(await run(s, {}), { count: 1, total: 1, runs: 1, fromTrigger: true });
+      assert.deepEqual(await run(s, {}), { count: 2, total: 2, runs: 2, fromTrigger: true });
+      assert.equal(await run(s, { fail: true }), "ERROR");
+      assert.deepEqual(await run(s, {}), { count: 3, total: 3, runs: 3, fromTrigger: true }, "the failed execution changed nothing");
+    } finally {
+      await s.stop();
+    }
+    const file = fs.readFileSync(path.join(workspace, ".refract", "state.ndjson"), "utf8").trim().split("\n");
+    assert.ok(file.length >= 3 && file.every((l) => JSON.parse(l).k), "appended lines, one per changed scope");
+    s = await startServer(workspace);
+    try {
+      assert.deepEqual(await run(s, {}), { count: 4, total: 4, runs: 4, fromTrigger: true }, "state survives a restart");
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe("replay after a fix, one at a time and in bulk", function () {
   it("an execution fails, the code is fixed, its replay succeeds on the new version; bulk replay takes every failed one without a successful replay", async () => {
     const workspace = copyFixture("queues");

@@ -87,6 +87,13 @@ export interface FlowResponse {
 
 export type HookName = "onInstanceDeploy" | "onInstanceDelete";
 
+/** The state scopes that outlive an execution (spectral-runtime.md §3). */
+export interface PersistedState {
+  instanceState: Record<string, unknown>;
+  crossFlowState: Record<string, unknown>;
+  integrationState: Record<string, unknown>;
+}
+
 export type ToWorker =
   | { t: "load"; version: number; file: string }
   | { t: "unload"; version: number }
@@ -94,7 +101,7 @@ export type ToWorker =
   /** The execution was canceled: it runs no further step, and what it still produces is discarded. */
   | { t: "cancel"; id: string }
   /** Runs a trigger's lifecycle hook; answered by `hookDone`. */
-  | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName }
+  | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName; state: PersistedState }
   | {
       t: "run";
       id: string;
@@ -109,6 +116,7 @@ export type ToWorker =
       startedAt: number;
       /** `encodeRequest`'s bytes. */
       request: Uint8Array;
+      state: PersistedState;
     };
 
 export type FromWorker =
@@ -118,7 +126,8 @@ export type FromWorker =
   | { t: "started"; id: string; at: number }
   /** NDJSON log records, already formatted; `id` null for a hook's lines. */
   | { t: "logs"; id: string | null; lines: string }
-  | { t: "hookDone"; requestId: number; error: string | null }
+  /** `state`: set when the hook changed it. */
+  | { t: "hookDone"; requestId: number; error: string | null; state?: PersistedState }
   | {
       t: "step";
       id: string;
@@ -131,6 +140,7 @@ export type FromWorker =
       /** The trigger's own HTTP response, when it returned one. */
       response?: FlowResponse;
     }
-  | { t: "ended"; id: string; at: number; error: string | null; response?: FlowResponse }
+  /** `state`: set when a successful execution changed it, to be persisted. */
+  | { t: "ended"; id: string; at: number; error: string | null; response?: FlowResponse; state?: PersistedState }
   /** The worker is about to end because of user code (`process.exit`, an uncaught exception). */
   | { t: "fatal"; id: string | null; reason: string };

@@ -10,7 +10,8 @@ import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinit
 import { CurrentIntegration, Instances } from "./instances";
 import { BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
-import { ContextBase, FlowResponse, FromWorker, HookName, TriggerRequest, decodeRequest, encodeRequest } from "./messages";
+import { ContextBase, FlowResponse, FromWorker, HookName, PersistedState, TriggerRequest, decodeRequest, encodeRequest } from "./messages";
+import { StateStore, stateKeys } from "../store/state";
 import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
 
 export interface RuntimeOptions {
@@ -38,6 +39,9 @@ export interface ExecutionWaiters {
   onTrigger?: (response: FlowResponse | undefined) => void;
   onEnd?: (outcome: { error: string | null; response?: FlowResponse }) => void;
 }
+
+/** Whose state an execution or hook uses: its integration, instance and flow. */
+type StateScope = { integrationId: string; instanceId: string; flowId: string };
 
 export interface Started {
   id: string;
@@ -114,6 +118,7 @@ export class Runtime extends EventEmitter {
   readonly metadata: Metadata;
   readonly instances: Instances;
   readonly lifecycle: Lifecycle;
+  readonly state: StateStore;
   build: BuildState = { ok: false, error: "not built yet", versionNumber: 0 };
   integration: CurrentIntegration | null = null;
   /** The base of webhook URLs, known once the HTTP listener is up. */
@@ -134,7 +139,7 @@ export class Runtime extends EventEmitter {
   private readonly roomWaiters: Array<() => void> = [];
   private readonly contexts = new Map<string, ContextBase>();
   /** Lifecycle hooks waiting for their worker's answer, by request id. */
-  private readonly hooks = new Map<number, { worker: PoolWorker; done: (error: string | null) => void }>();
+  private readonly hooks = new Map<number, { worker: PoolWorker; scope: StateScope; done: (error: string | null) => void }>();
   private lastHook = 0;
   private bundleFile: string | null = null;
   private contextRevision = 0;
@@ -154,6 +159,7 @@ export class Runtime extends EventEmitter {
     super();
     this.store = new ExecutionStore(options.dataDir);
     this.metadata = new Metadata(options.dataDir);
+    this.state = new StateStore(options.dataDir);
     this.instances = new Instances(this.metadata, (id) => (this.integration?.meta.id === id ? this.integration : null), () => {
       this.contextRevision++;
       this.contexts.clear();
@@ -565,7 +571,8 @@ export class Runtime extends EventEmitter {
     const flow = fc && this.flowById(fc.flowId);
     if (!fc || !instance || !flow) return this.endWithoutWorker(x.id, "its flow, flow config or instance no longer exists", p);
     const { w, version, contextKey, slot } = this.prepare(fc, instance, flow);
-    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request });
+    const state = this.persistedState(x.scope);
+    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request, state });
     w.running.add(x.id);
     w.slots.set(slot, x.id);
     this.runningByFlowConfig.set(fc.id, (this.runningByFlowConfig.get(fc.id) ?? 0) + 1);
@@ -610,8 +617,9 @@ export class Runtime extends EventEmitter {
         this.hooks.delete(requestId);
         resolve(error);
       };
-      this.hooks.set(requestId, { worker: w, done });
-      w.send({ t: "hook", requestId, slot, version, contextKey, triggerKey: flow.triggerKey!, hook });
+      const scope = { integrationId: instance.integrationId, instanceId, flowId: fc.flowId };
+      this.hooks.set(requestId, { worker: w, scope, done });
+      w.send({ t: "hook", requestId, slot, version, contextKey, triggerKey: flow.triggerKey!, hook, state: this.persistedState(scope) });
     });
   }
 
@@ -653,6 +661,21 @@ export class Runtime extends EventEmitter {
     return base;
   }
 
+  // ---------------------------------------------------------------- state
+  /** The persisted state an execution (or hook) of a flow of an instance starts with. */
+  private persistedState(scope: StateScope): PersistedState {
+    const keys = stateKeys(scope.integrationId, scope.instanceId, scope.flowId);
+    return { instanceState: this.state.get(keys.instanceState), crossFlowState: this.state.get(keys.crossFlowState), integrationState: this.state.get(keys.integrationState) };
+  }
+
+  /** What a successful execution (or hook) left; last writer wins. */
+  private persistState(scope: StateScope, state: PersistedState): void {
+    const keys = stateKeys(scope.integrationId, scope.instanceId, scope.flowId);
+    for (const k of ["instanceState", "crossFlowState", "integrationState"] as const) {
+      if (JSON.stringify(state[k]) !== JSON.stringify(this.state.get(keys[k]))) this.state.set(keys[k], state[k]);
+    }
+  }
+
   // ---------------------------------------------------------------- what workers report
   private fromWorker(w: PoolWorker, messages: FromWorker[]): void {
     for (const m of messages) {
@@ -676,12 +699,18 @@ export class Runtime extends EventEmitter {
           if (m.stepName === "onTrigger" && !m.hasError && p.onTrigger) p.onTrigger(m.response);
           break;
         }
-        case "ended":
+        case "ended": {
+          const p = this.running.get(m.id);
+          if (p && !p.canceled && m.state) this.persistState(p.record.scope, m.state);
           this.finish(m.id, m.error, m.response, m.at);
           break;
-        case "hookDone":
-          this.hooks.get(m.requestId)?.done(m.error);
+        }
+        case "hookDone": {
+          const hook = this.hooks.get(m.requestId);
+          if (hook && m.state) this.persistState(hook.scope, m.state);
+          hook?.done(m.error);
           break;
+        }
         case "fatal":
           break; // the pool keeps it as the worker's stop reason
       }
@@ -779,6 +808,7 @@ export class Runtime extends EventEmitter {
     for (const id of [...this.running.keys()]) this.endWithoutWorker(id, STOPPED_BEFORE_FINISH);
     await this.pool.close();
     await this.store.close();
+    await this.state.close();
   }
 }
 

@@ -13,7 +13,7 @@ import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import { encodeResult, isJson, isText } from "./stepResult";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, ToWorker, decodeRequest } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest } from "./messages";
 
 // Bundles carry an inline source map. Node's own source-map support would parse it at every
 // load (tens of MB per worker for a spectral bundle); stacks are mapped here instead, on demand.
@@ -264,14 +264,31 @@ function stepContext(
   };
 }
 
-const newState = (): State => ({ instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} });
+/**
+ * State (spectral-runtime.md §3): the persisted scopes come with the run, executionState starts
+ * empty; user code mutates the objects in place, and keys a step returns are merged in.
+ */
+function stateOf(persistedState: PersistedState): State {
+  return { ...persistedState, executionState: {} };
+}
+
+function mergeState(state: State, result: any): void {
+  if (!result || typeof result !== "object") return;
+  for (const key of ["instanceState", "crossFlowState", "executionState", "integrationState"] as const) {
+    if (result[key] && typeof result[key] === "object") Object.assign(state[key], result[key]);
+  }
+}
+
+const persisted = (s: State): PersistedState => ({ instanceState: s.instanceState, crossFlowState: s.crossFlowState, integrationState: s.integrationState });
+const persistedJson = (s: State) => JSON.stringify(persisted(s));
 
 // ---------------------------------------------------------------- running an execution
 async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
   const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
   const startedAtIso = new Date(msg.startedAt).toISOString();
   const logger = makeLogger(r);
-  const state = newState();
+  const state = stateOf(msg.state);
+  const stateBefore = persistedJson(state);
   const request = decodeRequest(msg.request);
   const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
   const executionId = msg.id;
@@ -311,6 +328,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
         ? await bundle.triggers[msg.triggerKey].perform(context(step, msg.triggerKey), payload, {})
         : { payload };
       const triggerPayload = trigger?.payload ?? payload;
+      mergeState(state, trigger);
       const response = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
       const result = encodeResult(storable(triggerPayload), undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response }, [result]);
@@ -324,15 +342,17 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       const out = await bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), {
         onTrigger: { results: triggerPayload },
       });
+      mergeState(state, out);
       const executionResult = encodeResult(out?.data, out?.contentType);
       const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
       logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
+      const changed = persistedJson(state) === stateBefore ? undefined : persisted(state);
       if (msg.synchronous) {
         const response = toResponse(out, 200, null);
-        post({ t: "ended", id: msg.id, at: ended, error: null, response }, [response.body]);
+        post({ t: "ended", id: msg.id, at: ended, error: null, response, state: changed }, [response.body]);
       } else {
-        post({ t: "ended", id: msg.id, at: ended, error: null });
+        post({ t: "ended", id: msg.id, at: ended, error: null, state: changed });
       }
     } catch (err) {
       const ended = Date.now();
@@ -355,14 +375,16 @@ async function runHook(msg: Extract<ToWorker, { t: "hook" }>, bundle: Bundle, ba
   await current.run(r, async () => {
     Atomics.store(activity, ACTIVITY_SLOT, r.slot);
     let error: string | null = null;
+    const state = stateOf(msg.state);
+    const before = persistedJson(state);
     try {
-      const ctx = stepContext(base, newState(), logger, { executionId: "", startedAt: new Date().toISOString(), invokeUrl: "", stepName: msg.hook, componentActionKey: msg.triggerKey });
-      await bundle.triggers[msg.triggerKey][msg.hook]!(ctx, {});
+      const ctx = stepContext(base, state, logger, { executionId: "", startedAt: new Date().toISOString(), invokeUrl: "", stepName: msg.hook, componentActionKey: msg.triggerKey });
+      mergeState(state, await bundle.triggers[msg.triggerKey][msg.hook]!(ctx, {}));
     } catch (err) {
       error = errorMessage(err);
       logger.error(`${msg.hook} failed: ${describeError(err)}`);
     }
-    post({ t: "hookDone", requestId: msg.requestId, error });
+    post({ t: "hookDone", requestId: msg.requestId, error, state: error || persistedJson(state) === before ? undefined : persisted(state) });
   });
 }
 
