@@ -155,6 +155,58 @@ describe("queues, duplicates, cancel and replay", function () {
   });
 });
 
+describe("retries (spectral-runtime.md §7)", function () {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer(copyFixture("queues"));
+  });
+  after(() => s.stop());
+
+  it("retries a failed asynchronous execution maxAttempts times, each a new execution linked to the first attempt", async () => {
+    const res = await postJson(s.flows["Retried"], { requestId: "r-1" });
+    const first = await s.waitForEnd(res.json.executionId);
+    assert.equal(first.status, "ERROR");
+    const retries = await waitFor(() => {
+      const rs = s.runtime.store.linkedTo(first.id).filter((x) => x.endedAt !== null);
+      return rs.length === 2 ? rs : undefined;
+    }, 10_000);
+    assert.deepEqual(retries.map((x) => [x.links!.retryOf, x.links!.retryCount, x.status]), [
+      [first.id, 1, "ERROR"],
+      [first.id, 2, "ERROR"],
+    ]);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.runtime.store.linkedTo(first.id).length, 2, "no third attempt");
+    const a = JSON.parse((await s.step(first, "onTrigger")).data as string);
+    const b = JSON.parse((await s.step(retries[1], "onTrigger")).data as string);
+    assert.deepEqual(b.body, a.body, "a retry runs with the original request");
+  });
+
+  it("does not retry a synchronous invocation", async () => {
+    const res = await postJson(s.flows["Retried"], { requestId: "sync" }, { "prismatic-synchronous": "true" });
+    assert.equal(res.status, 500);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(s.runtime.store.linkedTo(res.json.executionId), []);
+  });
+
+  it("cancels a pending retry when a newer request with the same uniqueRequestIdField value arrives", async () => {
+    const older = await s.waitForEnd((await postJson(s.flows["Retried Later"], { requestId: "u-1" })).json.executionId);
+    const newer = await postJson(s.flows["Retried Later"], { requestId: "u-1" });
+    await waitFor(() => s.runtime.store.executions.get(newer.json.executionId)?.endedAt, 5000);
+    const olderLogs = await s.runtime.store.readLogs(older);
+    assert.ok(olderLogs.some((l) => l.message.startsWith(`Pending retry canceled: a newer request with the same unique request id (u-1) arrived as execution ${newer.json.executionId}`)), JSON.stringify(olderLogs.map((l) => l.message)));
+  });
+
+  it("applies a step's errorConfig: retry runs the step again, ignore goes on without its result", async () => {
+    const retried = await s.waitForEnd((await postJson(s.flows["Step Retry"], {})).json.executionId);
+    assert.equal(retried.status, "SUCCESS");
+    assert.deepEqual(JSON.parse((await s.step(retried, "onExecution")).data as string), { attempts: 2 });
+    assert.ok((await s.runtime.store.readLogs(retried)).some((l) => l.severity === "WARN" && /Step failed \(attempt 1 of 3\): first attempt fails; retrying in 0 s/.test(l.message)));
+    const ignored = await s.waitForEnd((await postJson(s.flows["Step Ignore"], {})).json.executionId);
+    assert.equal(ignored.status, "SUCCESS");
+    assert.ok((await s.runtime.store.readLogs(ignored)).some((l) => l.severity === "WARN" && /ignored failure/.test(l.message)));
+  });
+});
+
 describe("state (spectral-runtime.md §3)", function () {
   it("keeps what a successful execution leaves in each scope, not what a failed one does, across a restart", async () => {
     const workspace = copyFixture("queues");

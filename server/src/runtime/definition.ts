@@ -30,7 +30,9 @@ export interface FlowDefinition {
   organizationApiKeys: string[];
   schedule: ScheduleDefinition | null;
   queueConfig: QueueConfig | null;
-  retryConfig: Record<string, unknown> | null;
+  retryConfig: RetryConfig | null;
+  /** What a failing step does (copied onto both steps in the YAML). */
+  errorConfig: StepErrorConfig | null;
   /** The lifecycle hooks its trigger has (they live on the trigger object, not in the YAML). */
   hooks: HookName[];
 }
@@ -42,6 +44,23 @@ export interface QueueConfig {
   singletonExecutions: boolean;
   /** A path into the trigger payload, such as `body.data.orderId`. */
   dedupeIdField: string | null;
+}
+
+/** Automatic retries of failed asynchronous executions (spectral-runtime.md §7). */
+export interface RetryConfig {
+  maxAttempts: number;
+  delayMinutes: number;
+  usesExponentialBackoff: boolean;
+  /** A path into the trigger payload: a newer request with the same value cancels pending retries. */
+  uniqueRequestIdField: string | null;
+}
+
+export interface StepErrorConfig {
+  errorHandlerType: "fail" | "ignore" | "retry";
+  maxAttempts: number;
+  delaySeconds: number;
+  usesExponentialBackoff: boolean;
+  ignoreFinalError: boolean;
 }
 
 export type ScheduleDefinition =
@@ -61,6 +80,7 @@ export interface ConfigVarDefinition {
 
 interface YamlStep {
   name: string;
+  errorConfig?: Record<string, any>;
   isTrigger?: boolean;
   action: { key: string; component: { key: string; isPublic: boolean } };
   schedule?: { type: string; value: string; meta?: { timeZone?: string } };
@@ -100,7 +120,8 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
       organizationApiKeys: Array.isArray(f.organizationApiKeys) ? f.organizationApiKeys.map(String) : [],
       schedule: readSchedule(trigger.schedule),
       queueConfig: readQueueConfig(f.queueConfig),
-      retryConfig: f.retryConfig ?? null,
+      retryConfig: readRetryConfig(f.retryConfig),
+      errorConfig: readErrorConfig(trigger.errorConfig ?? execution.errorConfig),
       hooks: ownKey(trigger) ? (hooks[trigger.action.key] ?? []) : [],
     };
   });
@@ -138,14 +159,39 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
 
 function readQueueConfig(q: Record<string, any> | undefined): QueueConfig | null {
   if (!q) return null;
-  // The YAML holds dedupeIdField as a reference into the trigger step's results.
-  const dedupe = typeof q.dedupeIdField === "string" ? q.dedupeIdField : q.dedupeIdField?.value;
   return {
     usesFifoQueue: q.usesFifoQueue === true,
     concurrencyLimit: typeof q.concurrencyLimit === "number" && q.concurrencyLimit > 0 ? q.concurrencyLimit : null,
     singletonExecutions: q.singletonExecutions === true,
-    dedupeIdField: typeof dedupe === "string" && dedupe ? dedupe.replace(/^[A-Za-z]+\.results\./, "") : null,
+    dedupeIdField: payloadPath(q.dedupeIdField),
   };
+}
+
+function readRetryConfig(r: Record<string, any> | undefined): RetryConfig | null {
+  if (!r) return null;
+  return {
+    maxAttempts: Math.max(0, Number(r.maxAttempts) || 0),
+    delayMinutes: Math.max(0, Number(r.delayMinutes) || 0),
+    usesExponentialBackoff: r.usesExponentialBackoff === true,
+    uniqueRequestIdField: payloadPath(r.uniqueRequestIdField),
+  };
+}
+
+function readErrorConfig(e: Record<string, any> | undefined): StepErrorConfig | null {
+  if (!e || !["fail", "ignore", "retry"].includes(e.errorHandlerType)) return null;
+  return {
+    errorHandlerType: e.errorHandlerType,
+    maxAttempts: Math.max(0, Number(e.maxAttempts) || 0),
+    delaySeconds: Math.max(0, Number(e.delaySeconds) || 0),
+    usesExponentialBackoff: e.usesExponentialBackoff === true,
+    ignoreFinalError: e.ignoreFinalError === true,
+  };
+}
+
+/** A field of the trigger payload, such as `body.data.orderId`; the YAML may hold it as a reference into the trigger step's results. */
+function payloadPath(field: unknown): string | null {
+  const value = typeof field === "string" ? field : (field as { value?: unknown } | undefined)?.value;
+  return typeof value === "string" && value ? value.replace(/^[A-Za-z]+\.results\./, "") : null;
 }
 
 function readSchedule(s: YamlStep["schedule"]): ScheduleDefinition | null {

@@ -2,6 +2,7 @@
 // array of messages per tick; binary parts (step results, request bodies) are transferred.
 
 import { StepName } from "../../../protocol/executions";
+import type { StepErrorConfig } from "./definition";
 
 /**
  * What a worker's thread is doing, shared memory it writes before and after every callback:
@@ -117,6 +118,7 @@ export type ToWorker =
       /** `encodeRequest`'s bytes. */
       request: Uint8Array;
       state: PersistedState;
+      errorConfig: StepErrorConfig | null;
     };
 
 export type FromWorker =

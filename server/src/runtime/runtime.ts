@@ -131,6 +131,8 @@ export class Runtime extends EventEmitter {
   private readonly runningByFlowConfig = new Map<string, number>();
   /** The dedupe value of each queued or running execution of a flow with `dedupeIdField`. */
   private readonly dedupeKeys = new Map<string, string>();
+  /** Pending automatic retries, by the first attempt's id. */
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; flowConfigId: string; uniqueId: Promise<string | undefined> | undefined }>();
   /**
    * Executions started in bulk (replays, retries) wait here: webhooks, schedules and cross-flow
    * calls go first, and a bulk replay does not hold up or refuse webhooks.
@@ -397,7 +399,9 @@ export class Runtime extends EventEmitter {
     const bytes = encodeRequest(request);
     const journaled = this.store.accept(id, scope, o.invokeType, Date.now(), bytes, o.links);
     const record = this.store.executions.get(id)!;
-    const dedupeKey = dedupeKeyOf(flow, request);
+    const dedupeKey = flow.queueConfig?.dedupeIdField ? payloadField(request, flow.queueConfig.dedupeIdField) : undefined;
+    const uniqueId = flow.retryConfig?.uniqueRequestIdField && !o.links?.retryOf ? payloadField(request, flow.retryConfig.uniqueRequestIdField) : undefined;
+    if (uniqueId !== undefined && this.retries.size) void this.supersedeRetries(fc.id, uniqueId, id);
     if (this.isDuplicate(fc.id, flow, dedupeKey, o.invokeType)) {
       const message = dedupeKey === undefined ? "another execution of this singleton flow is queued or running" : `an execution with the same ${flow.queueConfig!.dedupeIdField} (${dedupeKey}) is queued or running`;
       this.store.appendLogs(id, JSON.stringify({ at: Date.now(), severity: "INFO", stepName: null, executionId: id, message: `Ending Instance Execution (CANCELED): a duplicate: ${message}` }) + "\n");
@@ -572,7 +576,7 @@ export class Runtime extends EventEmitter {
     if (!fc || !instance || !flow) return this.endWithoutWorker(x.id, "its flow, flow config or instance no longer exists", p);
     const { w, version, contextKey, slot } = this.prepare(fc, instance, flow);
     const state = this.persistedState(x.scope);
-    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request, state });
+    w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request, state, errorConfig: flow.errorConfig });
     w.running.add(x.id);
     w.slots.set(slot, x.id);
     this.runningByFlowConfig.set(fc.id, (this.runningByFlowConfig.get(fc.id) ?? 0) + 1);
@@ -661,6 +665,52 @@ export class Runtime extends EventEmitter {
     return base;
   }
 
+  // ---------------------------------------------------------------- retries
+  /**
+   * retryConfig (spectral-runtime.md §7): a failed asynchronous execution runs again as a new
+   * execution linked to the first attempt, delayMinutes later (doubling with exponential
+   * backoff), up to maxAttempts times. Pending retries live in memory: a restart drops them.
+   */
+  private scheduleRetry(x: ExecutionRecord): void {
+    const flow = this.flowById(x.scope.flowId);
+    const rc = flow?.retryConfig;
+    const attempt = (x.links?.retryCount ?? 0) + 1;
+    if (!rc || attempt > rc.maxAttempts) return;
+    const original = x.links?.retryOf ?? x.id;
+    const delayMs = rc.delayMinutes * 60_000 * (rc.usesExponentialBackoff ? 2 ** (attempt - 1) : 1);
+    const retry = async () => {
+      this.retries.delete(original);
+      const bytes = x.request && (await this.store.readBlob(x, x.request));
+      if (!bytes || this.stopping) return;
+      await this.invoke(x.scope.flowConfigId, decodeRequest(bytes), x.invokeType, { retryOf: original, retryCount: attempt }, true).catch((err) => {
+        if (!(err instanceof TriggerRefused)) throw err;
+        this.store.appendLogs(x.id, JSON.stringify({ at: Date.now(), severity: "WARN", stepName: null, executionId: x.id, message: `Retry ${attempt} not started: ${err.message}` }) + "\n");
+      });
+    };
+    const timer = setTimeout(() => void retry(), delayMs);
+    timer.unref();
+    const uniqueId = rc.uniqueRequestIdField ? this.requestField(x, rc.uniqueRequestIdField) : undefined;
+    this.retries.set(original, { timer, flowConfigId: x.scope.flowConfigId, uniqueId });
+  }
+
+  /**
+   * A new request whose uniqueRequestIdField value matches a failed execution's cancels that
+   * execution's pending retry: the newer request supersedes it.
+   */
+  private async supersedeRetries(flowConfigId: string, uniqueId: string, by: string): Promise<void> {
+    for (const [original, pending] of this.retries) {
+      if (pending.flowConfigId !== flowConfigId || (await pending.uniqueId) !== uniqueId || !this.retries.has(original)) continue;
+      clearTimeout(pending.timer);
+      this.retries.delete(original);
+      this.store.appendLogs(original, JSON.stringify({ at: Date.now(), severity: "INFO", stepName: null, executionId: original, message: `Pending retry canceled: a newer request with the same unique request id (${uniqueId}) arrived as execution ${by}` }) + "\n");
+    }
+  }
+
+  private async requestField(x: ExecutionRecord, field: string): Promise<string | undefined> {
+    const bytes = x.request && (await this.store.readBlob(x, x.request));
+    return bytes ? payloadField(decodeRequest(bytes), field) : undefined;
+  }
+
   // ---------------------------------------------------------------- state
   /** The persisted state an execution (or hook) of a flow of an instance starts with. */
   private persistedState(scope: StateScope): PersistedState {
@@ -727,6 +777,7 @@ export class Runtime extends EventEmitter {
     const fcId = p.record.scope.flowConfigId;
     if (p.worker) this.runningByFlowConfig.set(fcId, this.runningByFlowConfig.get(fcId)! - 1);
     if (!p.canceled) this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
+    if (error && !p.canceled && !p.synchronous) this.scheduleRetry(p.record);
     p.onEnd?.({ error, response });
     if (p.worker && p.version !== this.integration?.meta.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
       p.worker.send({ t: "unload", version: p.version });
@@ -800,6 +851,7 @@ export class Runtime extends EventEmitter {
     for (const admit of this.roomWaiters.splice(0)) admit(); // they are refused with 503
     clearInterval(this.sweep);
     clearInterval(this.retention);
+    for (const r of this.retries.values()) clearTimeout(r.timer);
     this.lifecycle.stop();
     await this.loader.stop();
     await this.storeLoaded;
@@ -813,13 +865,11 @@ export class Runtime extends EventEmitter {
 }
 
 /**
- * The value of a flow's `dedupeIdField` (a path such as `body.data.orderId`) in the trigger
- * payload the request makes. Read from the default payload: a custom onTrigger's own payload is
- * not known before the execution runs.
+ * The value of a field of the trigger payload the request makes (a path such as
+ * `body.data.orderId`: `dedupeIdField`, `uniqueRequestIdField`). Read from the default payload: a
+ * custom onTrigger's own payload is not known before the execution runs.
  */
-function dedupeKeyOf(flow: FlowDefinition, request: TriggerRequest): string | undefined {
-  const field = flow.queueConfig?.dedupeIdField;
-  if (!field) return undefined;
+function payloadField(request: TriggerRequest, field: string): string | undefined {
   let data: unknown = Buffer.from(request.body).toString("utf8");
   try {
     data = JSON.parse(data as string);

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
+import type { StepErrorConfig } from "./definition";
 import { encodeResult, isJson, isText } from "./stepResult";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest } from "./messages";
 
@@ -282,6 +283,32 @@ function mergeState(state: State, result: any): void {
 const persisted = (s: State): PersistedState => ({ instanceState: s.instanceState, crossFlowState: s.crossFlowState, integrationState: s.integrationState });
 const persistedJson = (s: State) => JSON.stringify(persisted(s));
 
+/**
+ * A step under its flow's errorConfig (spectral-runtime.md §7): `retry` runs it again up to
+ * maxAttempts times, delaySeconds apart (doubling with exponential backoff); `ignore`, or
+ * `ignoreFinalError` once the retries are spent, goes on without its result.
+ */
+async function performStep<T>(config: StepErrorConfig | null, logger: ReturnType<typeof makeLogger>, perform: () => Promise<T>): Promise<T | undefined> {
+  const retries = config?.errorHandlerType === "retry" ? config.maxAttempts : 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await perform();
+    } catch (err) {
+      if (attempt < retries) {
+        const delay = config!.delaySeconds * (config!.usesExponentialBackoff ? 2 ** attempt : 1);
+        logger.warn(`Step failed (attempt ${attempt + 1} of ${retries + 1}): ${errorMessage(err)}; retrying in ${delay} s (errorConfig)`);
+        await new Promise((r) => setTimeout(r, delay * 1000));
+        continue;
+      }
+      if (config?.errorHandlerType === "ignore" || config?.ignoreFinalError) {
+        logger.warn(`Step failed and its error is ignored (errorConfig): ${errorMessage(err)}`);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- running an execution
 async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
   const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
@@ -325,7 +352,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
         globalDebug: false,
       };
       const trigger = msg.triggerKey
-        ? await bundle.triggers[msg.triggerKey].perform(context(step, msg.triggerKey), payload, {})
+        ? await performStep(msg.errorConfig, logger, () => bundle.triggers[msg.triggerKey!].perform(context(step, msg.triggerKey!), payload, {}))
         : { payload };
       const triggerPayload = trigger?.payload ?? payload;
       mergeState(state, trigger);
@@ -339,9 +366,9 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
       }
       step = r.stepName = "onExecution";
       stepStart = Date.now();
-      const out = await bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), {
-        onTrigger: { results: triggerPayload },
-      });
+      const out = await performStep(msg.errorConfig, logger, () =>
+        bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), { onTrigger: { results: triggerPayload } }),
+      );
       mergeState(state, out);
       const executionResult = encodeResult(out?.data, out?.contentType);
       const ended = Date.now();
