@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InstanceError } from "../../server/src/runtime/instances";
+import { emptyRequest } from "../../server/src/runtime/runtime";
 import { ExecutionStore, LogRecord } from "../../server/src/store/executions";
 import { TestServer, copyFixture, post, postJson, startServer, tmpDir, waitFor } from "../helpers";
 
@@ -193,6 +194,41 @@ describe("schedules follow the code", function () {
       await new Promise((r) => setTimeout(r, 1200));
       assert.equal(executionsOf(s, "Every Second").length, count);
       assert.equal(executionsOf(s, "On Deploy", system.id).length, 1, "deploy flows ran at creation only");
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe("bad cross-flow calls and a full queue", function () {
+  it("fails an invokeFlow to a flow that does not exist with an error naming it, in the caller's log", async () => {
+    const s = await startServer(copyFixture("lifecycle"));
+    try {
+      const x = await s.waitForEnd((await postJson(s.flows["Calls Missing"], {})).json.executionId);
+      assert.equal(x.status, "ERROR");
+      assert.match(x.error!, /404/);
+      const logs = await s.runtime.store.readLogs(x);
+      assert.ok(logs.some((l) => l.severity === "ERROR" && /invokeFlow\("No Such Flow"\): this integration has no flow named "No Such Flow" \(its flows: "Every Second", /.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("answers 429 with Retry-After once the queue holds ten times --max-concurrency", async () => {
+    const s = await startServer(copyFixture("lifecycle"), { maxConcurrency: 1 });
+    try {
+      const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+      s.runtime.lifecycle.setEnabled(system.id, false); // its every-second schedule stays out of the count
+      const fc = s.runtime.instances.flowConfigsOf(system.id).find((f) => s.runtime.flowById(f.flowId)!.name === "On Remove")!;
+      // Schedules and lifecycle flows grow the queue without waiting for room, as this does.
+      const started = [];
+      for (let i = 0; i < 12; i++) started.push(await s.runtime.invoke(fc.id, emptyRequest(s.runtime.webhookUrl(fc.id)), "SCHEDULED"));
+      s.runtime.lifecycle.setEnabled(system.id, true);
+      const res = await postJson(s.flows["Callee"], {});
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get("retry-after"), "1");
+      assert.match(res.json.error, /executions are queued, over ten times --max-concurrency \(1\)/);
+      for (const x of started) s.runtime.cancel(x.id);
     } finally {
       await s.stop();
     }

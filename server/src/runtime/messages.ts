@@ -25,6 +25,8 @@ export interface ContextBase {
   integration: { id: string; name: string; versionSequenceId: string; externalVersion: string };
   flow: { id: string; name: string; stableId: string };
   webhookUrls: Record<string, string>;
+  /** Where `webhookUrls[<a name that is not a flow>]` points, so invokeFlow fails with a clear error. */
+  unknownFlowUrl: string;
   webhookApiKeys: Record<string, string[]>;
   runnerAllocatedMemoryMb: number;
 }

@@ -50,6 +50,9 @@ export interface Started {
   synchronous: boolean;
 }
 
+/** The webhook path segment where invokeFlow lands when it names a flow that does not exist. */
+const UNKNOWN_FLOW = "no-such-flow";
+
 /** An action on an execution that cannot be done (replay, cancel); its message is meant for the user. */
 export class ExecutionActionError extends Error {}
 
@@ -298,6 +301,7 @@ export class Runtime extends EventEmitter {
    * durably; throws TriggerRefused when the webhook cannot start one (INTERFACES.md §2).
    */
   async trigger(flowConfigId: string, request: TriggerRequest, waiters: ExecutionWaiters = {}): Promise<Started> {
+    if (flowConfigId === UNKNOWN_FLOW) this.refuseUnknownFlow(request);
     const { fc, instance, flow } = this.target(flowConfigId);
     if (!instance.enabled) throw new TriggerRefused(409, `Instance "${instance.name}" is disabled`);
     if (!instance.deployed) throw new TriggerRefused(409, `Instance "${instance.name}" is not deployed${instance.deployError ? `: ${instance.deployError}` : ""}`);
@@ -324,6 +328,17 @@ export class Runtime extends EventEmitter {
   invoke(flowConfigId: string, request: TriggerRequest, invokeType: InvokeType, links: ExecutionLinks | null = null, background = false): Promise<Started> {
     const { fc, instance, flow } = this.target(flowConfigId);
     return this.accept(fc, instance, flow, request, { invokeType, links, waiters: {}, synchronous: false, background });
+  }
+
+  /** `invokeFlow` named a flow the integration does not have (see ContextBase.unknownFlowUrl). */
+  private refuseUnknownFlow(request: TriggerRequest): never {
+    const names = this.integration?.definition.flows.map((f) => `"${f.name}"`).join(", ");
+    const message = `invokeFlow("${request.pathFragment}"): this integration has no flow named "${request.pathFragment}" (its flows: ${names})`;
+    const caller = headerValue(request.headers, "prismatic-executionid");
+    if (caller && this.store.executions.has(caller)) {
+      this.store.appendLogs(caller, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: "onExecution", executionId: caller, message }) + "\n");
+    }
+    throw new TriggerRefused(404, message);
   }
 
   private target(flowConfigId: string): { fc: FlowConfig; instance: Instance; flow: FlowDefinition } {
@@ -658,6 +673,7 @@ export class Runtime extends EventEmitter {
       integration: { id: meta.id, name: meta.name, versionSequenceId: meta.id, externalVersion: String(meta.versionNumber) },
       flow: { id: fc.flowId, name: flow.name, stableId: flow.stableKey },
       webhookUrls,
+      unknownFlowUrl: `${this.baseUrl}/trigger/${UNKNOWN_FLOW}`,
       webhookApiKeys,
       runnerAllocatedMemoryMb: this.options.memoryLimitMb,
     };

@@ -309,6 +309,18 @@ async function performStep<T>(config: StepErrorConfig | null, logger: ReturnType
   }
 }
 
+/**
+ * Spectral's invokeFlow posts to `webhookUrls[name]`. For a name that is not a flow it would post
+ * to `undefined` and fail with an error that names nothing; reading such a name gives a URL on
+ * which the runtime answers (and logs in the caller) that the integration has no such flow.
+ * `in`, `Object.keys` and JSON see only the real flows.
+ */
+function withUnknownFlows(base: ContextBase): Record<string, string> {
+  return new Proxy(base.webhookUrls, {
+    get: (urls, name) => (typeof name !== "string" || Object.hasOwn(urls, name) || name in Object.prototype || name === "toJSON" ? Reflect.get(urls, name) : `${base.unknownFlowUrl}/${encodeURIComponent(name)}`),
+  });
+}
+
 // ---------------------------------------------------------------- running an execution
 async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
   const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
@@ -477,7 +489,7 @@ port.on("message", (messages: ToWorker[]) => {
         break;
       }
       case "context":
-        contexts.set(msg.key, msg.base);
+        contexts.set(msg.key, { ...msg.base, webhookUrls: withUnknownFlows(msg.base) });
         break;
       case "cancel":
         canceled.add(msg.id);
