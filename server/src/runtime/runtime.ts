@@ -50,6 +50,13 @@ export interface Started {
   synchronous: boolean;
 }
 
+/**
+ * Executions from the backlog (bulk replays, retries) running at once. Thousands in flight made
+ * the workers' reports arrive in batches that held the main thread for tens of milliseconds
+ * (webhook p99 23-30 ms during a bulk replay of 10,000); a few dozen keep the workers busy.
+ */
+const BACKGROUND_CONCURRENCY = 32;
+
 /** The webhook path segment where invokeFlow lands when it names a flow that does not exist. */
 const UNKNOWN_FLOW = "no-such-flow";
 
@@ -109,6 +116,8 @@ interface Pending extends ExecutionWaiters {
   deadline: number;
   /** Canceled while running: what its code still produces is discarded. */
   canceled?: boolean;
+  /** Started in bulk (a replay or retry): it waits in the backlog and runs with few others. */
+  background: boolean;
 }
 
 
@@ -132,6 +141,7 @@ export class Runtime extends EventEmitter {
   private readonly running = new Map<string, Pending>();
   private readonly queue: Pending[] = [];
   private readonly runningByFlowConfig = new Map<string, number>();
+  private runningBackground = 0;
   /** The dedupe value of each queued or running execution of a flow with `dedupeIdField`. */
   private readonly dedupeKeys = new Map<string, string>();
   /** Pending automatic retries, by the first attempt's id. */
@@ -426,13 +436,14 @@ export class Runtime extends EventEmitter {
       return { id, flow, synchronous: false };
     }
     if (dedupeKey !== undefined) this.dedupeKeys.set(id, dedupeKey);
-    const pending: Pending = { onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0 };
+    const background = o.background === true;
+    const pending: Pending = { onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0, background };
     if (o.invokeType === "CROSS_FLOW" && !this.atFlowLimit(fc.id)) {
       // The caller may be waiting for it while holding a slot: it runs now, over the global cap,
       // so that callers never wait on a queue that only they can drain (INTERFACES.md §4).
       this.dispatch(pending);
     } else {
-      (o.background ? this.backlog : this.queue).push(pending);
+      (background ? this.backlog : this.queue).push(pending);
       this.pump();
     }
     await journaled;
@@ -529,8 +540,9 @@ export class Runtime extends EventEmitter {
     if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
     for (const list of [this.queue, this.backlog]) {
+      const room = () => this.running.size < this.options.maxConcurrency && (list === this.queue || this.runningBackground < BACKGROUND_CONCURRENCY);
       // In arrival order, passing over executions whose flow is at its own limit (FIFO, throttled).
-      for (let i = 0; i < list.length && this.integration && this.running.size < this.options.maxConcurrency; ) {
+      for (let i = 0; i < list.length && this.integration && room(); ) {
         if (this.atFlowLimit(list[i].record.scope.flowConfigId)) i++;
         else this.dispatch(i === 0 ? list.shift()! : list.splice(i, 1)[0]);
       }
@@ -578,7 +590,7 @@ export class Runtime extends EventEmitter {
         if (record) this.endWithoutWorker(record.id, "the stored request payload could not be read");
         continue;
       }
-      this.queue.push({ record, request, synchronous: false, worker: null, slot: 0, version: 0, deadline: 0 });
+      this.queue.push({ record, request, synchronous: false, worker: null, slot: 0, version: 0, deadline: 0, background: false });
     }
     this.pump();
   }
@@ -595,6 +607,7 @@ export class Runtime extends EventEmitter {
     w.running.add(x.id);
     w.slots.set(slot, x.id);
     this.runningByFlowConfig.set(fc.id, (this.runningByFlowConfig.get(fc.id) ?? 0) + 1);
+    if (p.background) this.runningBackground++;
     p.worker = w;
     p.slot = slot;
     p.version = version;
@@ -792,6 +805,7 @@ export class Runtime extends EventEmitter {
     this.dedupeKeys.delete(id);
     const fcId = p.record.scope.flowConfigId;
     if (p.worker) this.runningByFlowConfig.set(fcId, this.runningByFlowConfig.get(fcId)! - 1);
+    if (p.worker && p.background) this.runningBackground--;
     if (!p.canceled) this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     if (error && !p.canceled && !p.synchronous) this.scheduleRetry(p.record);
     p.onEnd?.({ error, response });
