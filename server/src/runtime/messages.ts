@@ -104,7 +104,7 @@ export type ToWorker =
   /** The execution was canceled: it runs no further step, and what it still produces is discarded. */
   | { t: "cancel"; id: string }
   /** Runs a trigger's lifecycle hook; answered by `hookDone`. */
-  | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName; state: PersistedState }
+  | { t: "hook"; requestId: number; slot: number; version: number; contextKey: string; triggerKey: string; hook: HookName; state: PersistedState | null }
   | {
       t: "run";
       id: string;
@@ -119,7 +119,8 @@ export type ToWorker =
       startedAt: number;
       /** `encodeRequest`'s bytes. */
       request: Uint8Array;
-      state: PersistedState;
+      /** Null when every scope is empty (most flows keep no state). */
+      state: PersistedState | null;
       errorConfig: StepErrorConfig | null;
     };
 

@@ -741,17 +741,19 @@ export class Runtime extends EventEmitter {
   }
 
   // ---------------------------------------------------------------- state
-  /** The persisted state an execution (or hook) of a flow of an instance starts with. */
-  private persistedState(scope: StateScope): PersistedState {
+  /** The persisted state an execution (or hook) of a flow of an instance starts with; null when it has none. */
+  private persistedState(scope: StateScope): PersistedState | null {
+    if (this.state.size === 0) return null;
     const keys = stateKeys(scope.integrationId, scope.instanceId, scope.flowId);
-    return { instanceState: this.state.get(keys.instanceState), crossFlowState: this.state.get(keys.crossFlowState), integrationState: this.state.get(keys.integrationState) };
+    const [instanceState, crossFlowState, integrationState] = [this.state.get(keys.instanceState), this.state.get(keys.crossFlowState), this.state.get(keys.integrationState)];
+    return instanceState || crossFlowState || integrationState ? { instanceState: instanceState ?? {}, crossFlowState: crossFlowState ?? {}, integrationState: integrationState ?? {} } : null;
   }
 
   /** What a successful execution (or hook) left; last writer wins. */
   private persistState(scope: StateScope, state: PersistedState): void {
     const keys = stateKeys(scope.integrationId, scope.instanceId, scope.flowId);
     for (const k of ["instanceState", "crossFlowState", "integrationState"] as const) {
-      if (JSON.stringify(state[k]) !== JSON.stringify(this.state.get(keys[k]))) this.state.set(keys[k], state[k]);
+      if (JSON.stringify(state[k]) !== JSON.stringify(this.state.get(keys[k]) ?? {})) this.state.set(keys[k], state[k]);
     }
   }
 

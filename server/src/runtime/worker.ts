@@ -80,7 +80,10 @@ try {
 }
 const bundles = new Map<number, Bundle & { file: string }>();
 const bundleFiles = new Set<string>();
-const contexts = new Map<string, ContextBase>();
+/** A context base as kept here: with the webhook URLs user code reads through `context` (see withUnknownFlows). */
+type LoadedContext = ContextBase & { invokableWebhookUrls: Record<string, string> };
+/** Context bases by key. */
+const contexts = new Map<string, LoadedContext>();
 /** Executions canceled while running: they start no further step. */
 const canceled = new Set<string>();
 const current = new AsyncLocalStorage<Running>();
@@ -226,13 +229,13 @@ function parseBody(body: Buffer, contentType: string): unknown {
  * it with object spreads took V8's slow path, about 30 µs per context.
  */
 function stepContext(
-  base: ContextBase,
+  base: LoadedContext,
   state: State,
   logger: ReturnType<typeof makeLogger>,
   at: { executionId: string; startedAt: string; invokeUrl: string; stepName: string; componentActionKey: string },
 ) {
   return {
-    webhookUrls: base.webhookUrls,
+    webhookUrls: base.invokableWebhookUrls,
     webhookApiKeys: base.webhookApiKeys,
     invokeUrl: at.invokeUrl,
     executionId: at.executionId,
@@ -269,8 +272,8 @@ function stepContext(
  * State (spectral-runtime.md §3): the persisted scopes come with the run, executionState starts
  * empty; user code mutates the objects in place, and keys a step returns are merged in.
  */
-function stateOf(persistedState: PersistedState): State {
-  return { ...persistedState, executionState: {} };
+function stateOf(persistedState: PersistedState | null): State {
+  return persistedState ? { ...persistedState, executionState: {} } : { instanceState: {}, crossFlowState: {}, executionState: {}, integrationState: {} };
 }
 
 function mergeState(state: State, result: any): void {
@@ -282,25 +285,30 @@ function mergeState(state: State, result: any): void {
 
 const persisted = (s: State): PersistedState => ({ instanceState: s.instanceState, crossFlowState: s.crossFlowState, integrationState: s.integrationState });
 const persistedJson = (s: State) => JSON.stringify(persisted(s));
+const EMPTY_STATE_JSON = persistedJson(stateOf(null));
 
 /**
  * A step under its flow's errorConfig (spectral-runtime.md §7): `retry` runs it again up to
  * maxAttempts times, delaySeconds apart (doubling with exponential backoff); `ignore`, or
  * `ignoreFinalError` once the retries are spent, goes on without its result.
  */
-async function performStep<T>(config: StepErrorConfig | null, logger: ReturnType<typeof makeLogger>, perform: () => Promise<T>): Promise<T | undefined> {
-  const retries = config?.errorHandlerType === "retry" ? config.maxAttempts : 0;
+function performStep<T>(config: StepErrorConfig | null, logger: ReturnType<typeof makeLogger>, perform: () => Promise<T>): Promise<T | undefined> {
+  return config ? performWithErrorConfig(config, logger, perform) : perform();
+}
+
+async function performWithErrorConfig<T>(config: StepErrorConfig, logger: ReturnType<typeof makeLogger>, perform: () => Promise<T>): Promise<T | undefined> {
+  const retries = config.errorHandlerType === "retry" ? config.maxAttempts : 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await perform();
     } catch (err) {
       if (attempt < retries) {
-        const delay = config!.delaySeconds * (config!.usesExponentialBackoff ? 2 ** attempt : 1);
+        const delay = config.delaySeconds * (config.usesExponentialBackoff ? 2 ** attempt : 1);
         logger.warn(`Step failed (attempt ${attempt + 1} of ${retries + 1}): ${errorMessage(err)}; retrying in ${delay} s (errorConfig)`);
         await new Promise((r) => setTimeout(r, delay * 1000));
         continue;
       }
-      if (config?.errorHandlerType === "ignore" || config?.ignoreFinalError) {
+      if (config.errorHandlerType === "ignore" || config.ignoreFinalError) {
         logger.warn(`Step failed and its error is ignored (errorConfig): ${errorMessage(err)}`);
         return undefined;
       }
@@ -322,12 +330,12 @@ function withUnknownFlows(base: ContextBase): Record<string, string> {
 }
 
 // ---------------------------------------------------------------- running an execution
-async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: ContextBase): Promise<void> {
+async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: LoadedContext): Promise<void> {
   const r: Running = { id: msg.id, slot: msg.slot, stepName: "onTrigger", logs: "" };
   const startedAtIso = new Date(msg.startedAt).toISOString();
   const logger = makeLogger(r);
   const state = stateOf(msg.state);
-  const stateBefore = persistedJson(state);
+  const stateBefore = msg.state ? persistedJson(state) : EMPTY_STATE_JSON;
   const request = decodeRequest(msg.request);
   const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
   const executionId = msg.id;
@@ -408,7 +416,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: C
 
 // ---------------------------------------------------------------- lifecycle hooks
 /** Runs a flow's `onInstanceDeploy` or `onInstanceDelete` (spectral-runtime.md §3); its log lines belong to the instance. */
-async function runHook(msg: Extract<ToWorker, { t: "hook" }>, bundle: Bundle, base: ContextBase): Promise<void> {
+async function runHook(msg: Extract<ToWorker, { t: "hook" }>, bundle: Bundle, base: LoadedContext): Promise<void> {
   const r: Running = { id: null, slot: msg.slot, stepName: null, logs: "", instanceId: base.instance.id, flowId: base.flow.id };
   const logger = makeLogger(r);
   await current.run(r, async () => {
@@ -489,7 +497,7 @@ port.on("message", (messages: ToWorker[]) => {
         break;
       }
       case "context":
-        contexts.set(msg.key, { ...msg.base, webhookUrls: withUnknownFlows(msg.base) });
+        contexts.set(msg.key, { ...msg.base, invokableWebhookUrls: withUnknownFlows(msg.base) });
         break;
       case "cancel":
         canceled.add(msg.id);

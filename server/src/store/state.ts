@@ -33,9 +33,14 @@ export class StateStore {
     this.journal = new AppendFile(this.file);
   }
 
-  /** A scope's state, `{}` when it has none; not to be mutated (it goes to workers as a copy). */
-  get(key: string): Record<string, unknown> {
-    return this.values.get(key) ?? {};
+  /** How many scopes have state. */
+  get size(): number {
+    return this.values.size;
+  }
+
+  /** A scope's state; not to be mutated (it goes to workers as a copy). */
+  get(key: string): Record<string, unknown> | undefined {
+    return this.values.get(key);
   }
 
   set(key: string, value: Record<string, unknown>): void {
