@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InstanceError } from "../../server/src/runtime/instances";
 import { emptyRequest } from "../../server/src/runtime/runtime";
+import { nextRuns, scheduleError } from "../../server/src/runtime/scheduler";
 import { ExecutionStore, LogRecord } from "../../server/src/store/executions";
 import { TestServer, copyFixture, post, postJson, startServer, tmpDir, waitFor } from "../helpers";
 
@@ -166,6 +167,19 @@ describe("triggers: schedules, deploy, removal, endpoint security, cross-flow ca
     assert.equal(callee.scope.flowName, "Callee");
     assert.equal(callee.invokeType, "CROSS_FLOW");
     assert.equal(callee.links!.invokedBy, caller.id);
+  });
+});
+
+describe("schedule expressions", function () {
+  it("takes 5 fields, or 6 with seconds first, in an IANA time zone, and says what is wrong otherwise", () => {
+    assert.equal(scheduleError({ cron: "0 2 * * *", timeZone: "America/New_York" }), null);
+    assert.equal(scheduleError({ cron: "*/5 * * * * *", timeZone: null }), null);
+    assert.match(scheduleError({ cron: "* * * *", timeZone: null })!, /has 4 fields, not 5 \(or 6 with seconds first\)/);
+    assert.match(scheduleError({ cron: "0 0 * * * * 2030", timeZone: null })!, /has 7 fields/);
+    assert.match(scheduleError({ cron: "0 25 * * *", timeZone: null })!, /invalid cron expression "0 25 \* \* \*"/);
+    assert.match(scheduleError({ cron: "0 2 * * *", timeZone: "Mars/Olympus_Mons" })!, /invalid time zone "Mars\/Olympus_Mons"/);
+    // 02:00 in New York is 07:00 UTC in winter.
+    assert.deepEqual(nextRuns({ cron: "0 2 * * *", timeZone: "America/New_York" }, 1, new Date("2026-01-10T12:00:00Z")).map((d) => d.toISOString()), ["2026-01-11T07:00:00.000Z"]);
   });
 });
 
