@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExecutionActionError } from "../../server/src/runtime/runtime";
+import { ExecutionActionError } from "../../server/src/runtime/invocation";
 import { ExecutionRecord } from "../../server/src/store/executions";
 import { TestServer, copyFixture, postJson, startServer, waitFor } from "../helpers";
 

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InstanceError } from "../../server/src/runtime/instances";
-import { emptyRequest } from "../../server/src/runtime/runtime";
+import { emptyRequest } from "../../server/src/runtime/invocation";
 import { nextRuns, scheduleError } from "../../server/src/runtime/scheduler";
 import { ExecutionStore, LogRecord } from "../../server/src/store/executions";
 import { TestServer, copyFixture, post, postJson, startServer, tmpDir, waitFor } from "../helpers";

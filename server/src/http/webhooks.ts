@@ -1,6 +1,7 @@
 import { IncomingMessage, ServerResponse } from "node:http";
 import { FlowResponse, TriggerRequest } from "../runtime/messages";
-import { ExecutionWaiters, Runtime, TriggerRefused } from "../runtime/runtime";
+import { ExecutionWaiters, TriggerRefused } from "../runtime/invocation";
+import { Runtime } from "../runtime/runtime";
 import { sendJson } from "./respond";
 import type { RequestTarget } from "./server";
 

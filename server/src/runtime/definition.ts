@@ -199,3 +199,30 @@ function readSchedule(s: YamlStep["schedule"]): ScheduleDefinition | null {
   if (s.type === "configVar") return { type: "configVar", configVar: s.value };
   return { type: "value", cron: s.value, timeZone: s.meta?.timeZone || null };
 }
+
+/** A config variable's stored string as user code sees it in `context.configVars` (spectral-runtime.md §2). */
+export function configVarValue(v: ConfigVarDefinition, raw: string | null): unknown {
+  if (v.isConnection) {
+    return { key: v.key, configVarKey: v.key, fields: raw ? safeJson(raw, {}) : {} };
+  }
+  if (raw === null) return undefined;
+  if (v.collectionType === "valuelist" || v.collectionType === "keyvaluelist") return safeJson(raw, []);
+  switch (v.dataType) {
+    case "boolean":
+      return raw === "true";
+    case "number":
+      return Number(raw);
+    case "schedule":
+      return { value: raw, schedule_type: "custom", time_zone: "" };
+    default:
+      return raw;
+  }
+}
+
+function safeJson(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}

@@ -2,7 +2,8 @@ import type { Instance } from "../store/metadata";
 import type { FlowDefinition } from "./definition";
 import { InstanceError } from "./instances";
 import type { HookName } from "./messages";
-import { emptyRequest, type Runtime, TriggerRefused } from "./runtime";
+import { TriggerRefused, emptyRequest } from "./invocation";
+import type { Runtime } from "./runtime";
 import { Schedule, Scheduler, scheduleError } from "./scheduler";
 
 /**

@@ -6,7 +6,8 @@ import { newId } from "../ids";
 import { InvokeType } from "../../../protocol/executions";
 import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
-import { ConfigVarDefinition, FlowDefinition, IntegrationDefinition, readDefinition } from "./definition";
+import { FlowDefinition, IntegrationDefinition, configVarValue, readDefinition } from "./definition";
+import { ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
 import { CurrentIntegration, Instances } from "./instances";
 import { BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
@@ -33,22 +34,8 @@ export interface BuildState {
   versionNumber: number;
 }
 
-/** What the HTTP layer learns about an execution it started. */
-export interface ExecutionWaiters {
-  /** The trigger step finished: its own response, or undefined for the default answer. */
-  onTrigger?: (response: FlowResponse | undefined) => void;
-  onEnd?: (outcome: { error: string | null; response?: FlowResponse }) => void;
-}
-
 /** Whose state an execution or hook uses: its integration, instance and flow. */
 type StateScope = { integrationId: string; instanceId: string; flowId: string };
-
-export interface Started {
-  id: string;
-  flow: FlowDefinition;
-  /** Someone waits for the flow's result as the HTTP answer. */
-  synchronous: boolean;
-}
 
 /**
  * Executions from the backlog (bulk replays, retries) running at once. Thousands in flight made
@@ -56,53 +43,6 @@ export interface Started {
  * (webhook p99 23-30 ms during a bulk replay of 10,000); a few dozen keep the workers busy.
  */
 const BACKGROUND_CONCURRENCY = 32;
-
-/** The webhook path segment where invokeFlow lands when it names a flow that does not exist. */
-const UNKNOWN_FLOW = "no-such-flow";
-
-/** An action on an execution that cannot be done (replay, cancel); its message is meant for the user. */
-export class ExecutionActionError extends Error {}
-
-/** Which executions a bulk replay takes (runner-extensions.graphql, ReplayExecutionsInput). */
-export interface ReplayFilter {
-  instance?: string;
-  customer?: string;
-  flow?: string;
-  invokeTypes?: InvokeType[];
-  resultTypes?: string[];
-  /** true: only executions without an error; false: only failed ones. */
-  errorIsNull?: boolean;
-  /** true: only originals (not replays themselves). */
-  replayForExecutionIsNull?: boolean;
-  startedAtGte?: number;
-  startedAtLte?: number;
-  /** Skip executions that already have a successful replay (default true). */
-  skipSucceededReplays?: boolean;
-}
-
-function matchesReplayFilter(x: ExecutionRecord, f: ReplayFilter, store: ExecutionStore): boolean {
-  if (f.instance && x.scope.instanceId !== f.instance) return false;
-  if (f.customer && x.scope.customerId !== f.customer) return false;
-  if (f.flow && x.scope.flowId !== f.flow) return false;
-  if (f.invokeTypes && !f.invokeTypes.includes(x.invokeType)) return false;
-  if (f.resultTypes && !f.resultTypes.includes(x.resultType ?? "")) return false;
-  if (f.errorIsNull !== undefined && (x.error === null) !== f.errorIsNull) return false;
-  if (f.replayForExecutionIsNull !== undefined && !x.links?.replayOf !== f.replayForExecutionIsNull) return false;
-  if (f.startedAtGte !== undefined && x.startedAt < f.startedAtGte) return false;
-  if (f.startedAtLte !== undefined && x.startedAt > f.startedAtLte) return false;
-  if (f.skipSucceededReplays !== false && store.linkedTo(x.id).some((r) => r.links?.replayOf === x.id && r.status === "SUCCESS")) return false;
-  return true;
-}
-
-/** A webhook that cannot start an execution: the status and message to answer with. */
-export class TriggerRefused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Pending extends ExecutionWaiters {
   record: ExecutionRecord;
@@ -893,60 +833,5 @@ export class Runtime extends EventEmitter {
     await this.pool.close();
     await this.store.close();
     await this.state.close();
-  }
-}
-
-/**
- * The value of a field of the trigger payload the request makes (a path such as
- * `body.data.orderId`: `dedupeIdField`, `uniqueRequestIdField`). Read from the default payload: a
- * custom onTrigger's own payload is not known before the execution runs.
- */
-function payloadField(request: TriggerRequest, field: string): string | undefined {
-  let data: unknown = Buffer.from(request.body).toString("utf8");
-  try {
-    data = JSON.parse(data as string);
-  } catch {
-    // not JSON: the body is the text
-  }
-  let value: any = { headers: request.headers, queryParameters: request.queryParameters, body: { data }, pathFragment: request.pathFragment };
-  for (const part of field.split(".")) value = value?.[part];
-  return value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value);
-}
-
-/** A request header's value, whatever its casing. */
-function headerValue(headers: Record<string, string>, lowerCaseName: string): string | undefined {
-  for (const name in headers) if (name.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName) return headers[name];
-  return undefined;
-}
-
-/** The trigger request of an execution that no HTTP request started: no body (spectral-runtime.md §4). */
-export function emptyRequest(invokeUrl: string, headers: Record<string, string> = {}): TriggerRequest {
-  return { method: "POST", headers, queryParameters: {}, body: new Uint8Array(0), contentType: "", pathFragment: "", invokeUrl };
-}
-
-/** A config variable's stored string as user code sees it in `context.configVars` (spectral-runtime.md §2). */
-function configVarValue(v: ConfigVarDefinition, raw: string | null): unknown {
-  if (v.isConnection) {
-    return { key: v.key, configVarKey: v.key, fields: raw ? safeJson(raw, {}) : {} };
-  }
-  if (raw === null) return undefined;
-  if (v.collectionType === "valuelist" || v.collectionType === "keyvaluelist") return safeJson(raw, []);
-  switch (v.dataType) {
-    case "boolean":
-      return raw === "true";
-    case "number":
-      return Number(raw);
-    case "schedule":
-      return { value: raw, schedule_type: "custom", time_zone: "" };
-    default:
-      return raw;
-  }
-}
-
-function safeJson(text: string, fallback: unknown): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return fallback;
   }
 }
