@@ -60,7 +60,6 @@ interface Pending extends ExecutionWaiters {
   background: boolean;
 }
 
-
 /**
  * The runtime of one workspace: its integration's builds, its customers and instances, and its
  * executions from acceptance to the end, on a pool of worker threads.
@@ -112,6 +111,7 @@ export class Runtime extends EventEmitter {
 
   constructor(readonly options: RuntimeOptions) {
     super();
+    this.setMaxListeners(0); // every `ended()` waiter listens for a while
     this.store = new ExecutionStore(options.dataDir);
     this.metadata = new Metadata(options.dataDir);
     this.state = new StateStore(options.dataDir);
@@ -234,7 +234,6 @@ export class Runtime extends EventEmitter {
     );
     return results[0];
   }
-
 
   /** The flow definition of the current build for a flow id, if it still exists. */
   flowById(flowId: string): FlowDefinition | undefined {
@@ -518,7 +517,6 @@ export class Runtime extends EventEmitter {
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-
   /** Executions accepted before a stop but never started run now, in the order they arrived. */
   private async requeueRecovered(): Promise<void> {
     const ids = this.recovered;
@@ -594,7 +592,6 @@ export class Runtime extends EventEmitter {
       w.send({ t: "hook", requestId, slot, version, contextKey, triggerKey: flow.triggerKey!, hook, state: this.persistedState(scope) });
     });
   }
-
 
   private contextBase(key: string, fc: FlowConfig, instance: Instance, flow: FlowDefinition): ContextBase {
     let base = this.contexts.get(key);
