@@ -170,6 +170,33 @@ describe("triggers: schedules, deploy, removal, endpoint security, cross-flow ca
   });
 });
 
+describe("the system instance's deploy (INTERFACES.md §3)", function () {
+  it("stays undeployed with the reason when its deploy hook fails, and the next good build deploys it", async () => {
+    const workspace = copyFixture("lifecycle");
+    const file = path.join(workspace, "src/index.ts");
+    const original = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, original.replace('if (context.configVars["Fail Deploy"] === "true") throw', "throw"));
+    const s = await startServer(workspace);
+    try {
+      const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+      assert.equal(system.deployed, false);
+      assert.match(system.deployError!, /onInstanceDeploy of flow "Hooked" failed: deploy hook refused/);
+      const refused = await postJson(s.flows["Callee"], {});
+      assert.equal(refused.status, 409);
+      assert.match(refused.json.error, /not deployed: onInstanceDeploy of flow "Hooked" failed/);
+      assert.deepEqual(s.runtime.lifecycle.scheduler.armed(system.id), [], "no schedules while undeployed");
+
+      fs.writeFileSync(file, original);
+      await waitFor(() => s.runtime.instances.instance(system.id)?.deployed, 30_000, "the deploy at the next good build");
+      assert.equal(s.runtime.instances.instance(system.id)!.deployError, null);
+      assert.equal((await postJson(s.flows["Callee"], {})).status, 200);
+      await waitFor(() => executionsOf(s, "On Deploy", system.id).length === 1, 5000, "its deploy flow");
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe("schedule expressions", function () {
   it("takes 5 fields, or 6 with seconds first, in an IANA time zone, and says what is wrong otherwise", () => {
     assert.equal(scheduleError({ cron: "0 2 * * *", timeZone: "America/New_York" }), null);
