@@ -48,6 +48,7 @@ async function main() {
       maxConcurrency: 500,
       maxChainDepth: 20,
       retentionDays: 14,
+      allowedHosts: [],
       json: true,
       workerScript: path.join(ROOT, "dist", "worker.js"),
     },

@@ -54,6 +54,7 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
       maxConcurrency: 500,
       maxChainDepth: 20,
       retentionDays: 14,
+      allowedHosts: [],
       json: true,
       workerScript: WORKER,
       ...overrides,

@@ -20,6 +20,7 @@ Options:
   --max-concurrency N      executions running at once (default 500)
   --max-chain-depth N      longest chain of cross-flow calls (default 20)
   --retention-days N       days executions and logs are kept (default 14)
+  --allowed-host NAME      another Host name blob URLs answer to, e.g. a tunnel's (repeatable)
   --entry FILE             the integration's entry (default src/index.ts)
   --json                   one JSON object per line on stdout
   -h, --help               this help
@@ -55,6 +56,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
       "max-concurrency": { type: "string" },
       "max-chain-depth": { type: "string" },
       "retention-days": { type: "string" },
+      "allowed-host": { type: "string", multiple: true },
       entry: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -87,6 +89,10 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
     maxConcurrency: integer("max-concurrency", values["max-concurrency"], 500, 1, 100_000),
     maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], 20, 1, 1000),
     retentionDays: integer("retention-days", values["retention-days"], 14, 1, 36_500),
+    allowedHosts: (values["allowed-host"] ?? []).map((h) => {
+      if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(h)) throw new UsageError(`--allowed-host takes a host name (optionally with :port), not "${h}"`);
+      return h;
+    }),
     entry: values.entry,
     json: values.json ?? false,
     workerScript: path.join(__dirname, "worker.js"),

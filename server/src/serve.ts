@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { BlobSigner } from "./http/blobs";
 import { createHttpServer, listen } from "./http/server";
 import { BuildState, Runtime } from "./runtime/runtime";
 import { ExecutionRecord } from "./store/executions";
@@ -23,6 +24,8 @@ export interface ServeOptions {
   maxConcurrency: number;
   maxChainDepth: number;
   retentionDays: number;
+  /** Extra Host names `/results` accepts (a tunnel's). */
+  allowedHosts: string[];
   entry?: string;
   json: boolean;
   workerScript: string;
@@ -35,6 +38,8 @@ export interface Served {
   url: string;
   token: string;
   runtime: Runtime;
+  /** Signs the blob URLs the API hands out. */
+  blobs: BlobSigner;
   stop: () => Promise<void>;
 }
 
@@ -57,7 +62,8 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       maxChainDepth: o.maxChainDepth,
       retentionDays: o.retentionDays,
     });
-    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000 });
+    const blobs = new BlobSigner(token);
+    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000, blobs, host: o.host, allowedHosts: o.allowedHosts });
     let port: number;
     try {
       port = await listen(server, o.host, o.port, o.portIsDefault);
@@ -85,7 +91,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       server.closeAllConnections();
       releaseLock();
     };
-    return { url, token, runtime, stop };
+    return { url, token, runtime, blobs, stop };
   } catch (err) {
     releaseLock();
     throw err;

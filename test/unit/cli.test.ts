@@ -36,6 +36,9 @@ describe("refract serve (INTERFACES.md §1)", function () {
       [["serve", ".", "--workers", "0"], /--workers must be a whole number from 1/],
       [["serve", ".", "--no-such-flag"], /Unknown option '--no-such-flag'/],
       [["serve", ".", "--token", "short"], /token must be 8 to 512 printable characters/],
+      [["serve", ".", "--max-chain-depth", "0"], /--max-chain-depth must be a whole number from 1/],
+      [["serve", ".", "--retention-days", "0"], /--retention-days must be a whole number from 1/],
+      [["serve", ".", "--allowed-host", "evil/host"], /--allowed-host takes a host name \(optionally with :port\), not "evil\/host"/],
     ] as const) {
       const r = run([...args]);
       assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -2,18 +2,34 @@ import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { Runtime } from "../runtime/runtime";
 import { sendJson } from "./respond";
+import { BlobSigner, handleBlob, hostAllowed } from "./blobs";
 import { WebhookOptions, handleWebhook } from "./webhooks";
 
-/** The one HTTP listener: webhooks now; `/api`, `/results` and `/ui` join it in later issues. */
-export function createHttpServer(runtime: Runtime, options: WebhookOptions): http.Server {
+export interface HttpOptions extends WebhookOptions {
+  blobs: BlobSigner;
+  /** The listening address and the extra Host names `/results` (and later `/api`, `/ui`) accept. */
+  host: string;
+  allowedHosts: string[];
+}
+
+/** The one HTTP listener: webhooks and blob URLs now; `/api` and `/ui` join it in later issues. */
+export function createHttpServer(runtime: Runtime, options: HttpOptions): http.Server {
+  const failed = (res: http.ServerResponse) => (err: unknown) => {
+    if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
+    else res.destroy();
+  };
   const server = http.createServer((req, res) => {
     const url = requestTarget(req.url ?? "/");
     if (!url) return sendJson(res, 400, { error: "Malformed request URL" });
     if (url.pathname.startsWith("/trigger/")) {
-      handleWebhook(runtime, req, res, url, options).catch((err) => {
-        if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
-        else res.destroy();
-      });
+      handleWebhook(runtime, req, res, url, options).catch(failed(res));
+      return;
+    }
+    if (url.pathname.startsWith("/results/")) {
+      if (!hostAllowed(req.headers.host, options.host, req.socket.localPort ?? 0, options.allowedHosts)) {
+        return sendJson(res, 403, { error: `Host "${req.headers.host ?? ""}" is not this server; add it with --allowed-host if it is` });
+      }
+      handleBlob(runtime, options.blobs, req, res, url).catch(failed(res));
       return;
     }
     sendJson(res, 404, { error: `Nothing at ${url.pathname}; webhooks are at /trigger/<flowConfigId>` });

@@ -322,6 +322,12 @@ export class ExecutionStore {
     }
   }
 
+  /** The file of an execution's blobs, once what was appended to it is written. */
+  async blobFile(x: ExecutionRecord): Promise<string> {
+    await this.days.get(x.day)?.blobs.flushed();
+    return path.join(this.root, x.day, "blobs.bin");
+  }
+
   /** An execution's log lines in the order they were written. */
   async readLogs(x: ExecutionRecord): Promise<LogRecord[]> {
     await this.days.get(x.day)?.logs.flushed();
