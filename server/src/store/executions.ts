@@ -187,7 +187,8 @@ export class ExecutionStore {
         x.versionNumber = entry.versionNumber;
         break;
       case "step":
-        x.steps.push({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, offset: entry.offset, length: entry.length });
+        // concat, not push: a pushed-to array keeps room for 17 elements (~120 bytes per execution).
+        x.steps = x.steps.concat({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, offset: entry.offset, length: entry.length });
         break;
       case "ended":
         x.status = entry.status;
