@@ -5,11 +5,8 @@
 // next to what is measured).
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
-import { serve } from "../server/src/serve";
+import { serveFixture } from "./inProcess";
 
-const ROOT = path.resolve(__dirname, "..");
 const N = 2000;
 const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}\n`);
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -38,29 +35,7 @@ async function timeEach(n: number, once: () => Promise<unknown>): Promise<number
 }
 
 async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-blobs-"));
-  process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-  const served = await serve(
-    {
-      workspace: path.join(ROOT, "bench", "fixtures", "trivial"),
-      port: 0,
-      portIsDefault: false,
-      host: "127.0.0.1",
-      dataDir: path.join(tmp, "data"),
-      executionTimeoutS: 900,
-      syncTimeoutS: 30,
-      memoryLimitMb: 1024,
-      workers: 2,
-      maxBodyMb: 6,
-      maxConcurrency: 500,
-      maxChainDepth: 20,
-      retentionDays: 14,
-      allowedHosts: [],
-      json: true,
-      workerScript: path.join(ROOT, "dist", "worker.js"),
-    },
-    () => {},
-  );
+  const served = await serveFixture("trivial");
   const { runtime, blobs } = served;
   const system = runtime.instances.systemInstance(runtime.integration!.meta.id)!;
   const fc = runtime.instances.flowConfigsOf(system.id).find((f) => runtime.flowById(f.flowId)!.name === "Trivial")!;

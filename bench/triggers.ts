@@ -4,12 +4,10 @@
 // issue with its figure and ratio; exits 0 whether targets are met or not (a benchmark, not a test).
 import { fork } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { serve } from "../server/src/serve";
+import { ROOT, serveFixture } from "./inProcess";
 import { ExecutionRecord } from "../server/src/store/executions";
 
-const ROOT = path.resolve(__dirname, "..");
 const SCHEDULE_WINDOW_MS = Number(process.env.SCHEDULE_WINDOW_MS ?? 120_000);
 const REPLAYS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,29 +29,7 @@ function load(cfg: Record<string, unknown>): Promise<any> {
 }
 
 async function main() {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-triggers-"));
-  process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-  const served = await serve(
-    {
-      workspace: path.join(ROOT, "bench", "fixtures", "triggers"),
-      port: 0,
-      portIsDefault: false,
-      host: "127.0.0.1",
-      dataDir: path.join(tmp, "data"),
-      executionTimeoutS: 900,
-      syncTimeoutS: 30,
-      memoryLimitMb: 1024,
-      workers: 2,
-      maxBodyMb: 6,
-      maxConcurrency: 500,
-      maxChainDepth: 20,
-      retentionDays: 14,
-      allowedHosts: [],
-      json: true,
-      workerScript: path.join(ROOT, "dist", "worker.js"),
-    },
-    () => {},
-  );
+  const served = await serveFixture("triggers");
   const { runtime } = served;
   const store = runtime.store;
   const system = runtime.instances.systemInstance(runtime.integration!.meta.id)!;
