@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { decode } from "@msgpack/msgpack";
-import { Served, ServeOptions, serve } from "../server/src/serve";
+import { SERVE_DEFAULTS, Served, ServeOptions, serve } from "../server/src/serve";
 import { ExecutionRecord, StepRecord } from "../server/src/store/executions";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -40,25 +40,7 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
   const dataDir = overrides.dataDir ?? path.join(workspace, ".refract");
   const lines: string[] = [];
   const served = await serve(
-    {
-      workspace,
-      port: 0,
-      portIsDefault: false,
-      host: "127.0.0.1",
-      dataDir,
-      executionTimeoutS: 900,
-      syncTimeoutS: 30,
-      memoryLimitMb: 256,
-      workers: 2,
-      maxBodyMb: 6,
-      maxConcurrency: 500,
-      maxChainDepth: 20,
-      retentionDays: 14,
-      allowedHosts: [],
-      json: true,
-      workerScript: WORKER,
-      ...overrides,
-    },
+    { ...SERVE_DEFAULTS, workspace, port: 0, portIsDefault: false, dataDir, memoryLimitMb: 256, allowedHosts: [], json: true, workerScript: WORKER, ...overrides },
     (line) => lines.push(line),
   );
   const ready = JSON.parse(lines[0]);

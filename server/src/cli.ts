@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ServeError, ServeOptions, serve } from "./serve";
+import { SERVE_DEFAULTS as D, ServeError, ServeOptions, serve } from "./serve";
 
 const USAGE = `Usage: refract serve <workspace> [options]
 
@@ -8,18 +8,18 @@ Runs the Prismatic code-native integration in <workspace> locally: webhooks, exe
 step results and logs.
 
 Options:
-  --port N                 port (default 7780, or the next free one; 0: any free port)
-  --host H                 listening address (default 127.0.0.1)
+  --port N                 port (default ${D.port}, or the next free one; 0: any free port)
+  --host H                 listening address (default ${D.host})
   --data-dir D             where executions and metadata live (default <workspace>/.refract)
   --token T                API token (default: $REFRACT_TOKEN, else a persisted random token)
-  --execution-timeout S    time limit per execution in seconds (default 900)
-  --sync-timeout S         how long a synchronous webhook waits, in seconds (default 30)
-  --memory-limit MB        V8 heap limit per worker (default 1024)
-  --workers N              worker threads (default 2)
-  --max-body MB            largest webhook body (default 6)
-  --max-concurrency N      executions running at once (default 500)
-  --max-chain-depth N      longest chain of cross-flow calls (default 20)
-  --retention-days N       days executions and logs are kept (default 14)
+  --execution-timeout S    time limit per execution in seconds (default ${D.executionTimeoutS})
+  --sync-timeout S         how long a synchronous webhook waits, in seconds (default ${D.syncTimeoutS})
+  --memory-limit MB        V8 heap limit per worker (default ${D.memoryLimitMb})
+  --workers N              worker threads (default ${D.workers})
+  --max-body MB            largest webhook body (default ${D.maxBodyMb})
+  --max-concurrency N      executions running at once (default ${D.maxConcurrency})
+  --max-chain-depth N      longest chain of cross-flow calls (default ${D.maxChainDepth})
+  --retention-days N       days executions and logs are kept (default ${D.retentionDays})
   --allowed-host NAME      another Host name blob URLs answer to, e.g. a tunnel's (repeatable)
   --entry FILE             the integration's entry (default src/index.ts)
   --json                   one JSON object per line on stdout
@@ -72,23 +72,23 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
   if (token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(token)) {
     throw new UsageError("The token must be 8 to 512 printable characters without spaces");
   }
-  const host = values.host ?? "127.0.0.1";
+  const host = values.host ?? D.host;
   if (!host.trim()) throw new UsageError("--host must not be empty");
   return {
     workspace,
-    port: integer("port", values.port, 7780, 0, 65535),
+    port: integer("port", values.port, D.port, 0, 65535),
     portIsDefault: values.port === undefined,
     host,
     dataDir: path.resolve(values["data-dir"] ?? path.join(workspace, ".refract")),
     token,
-    executionTimeoutS: integer("execution-timeout", values["execution-timeout"], 900, 1, 86_400),
-    syncTimeoutS: integer("sync-timeout", values["sync-timeout"], 30, 1, 3600),
-    memoryLimitMb: integer("memory-limit", values["memory-limit"], 1024, 32, 65_536),
-    workers: integer("workers", values.workers, 2, 1, 64),
-    maxBodyMb: integer("max-body", values["max-body"], 6, 1, 1024),
-    maxConcurrency: integer("max-concurrency", values["max-concurrency"], 500, 1, 100_000),
-    maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], 20, 1, 1000),
-    retentionDays: integer("retention-days", values["retention-days"], 14, 1, 36_500),
+    executionTimeoutS: integer("execution-timeout", values["execution-timeout"], D.executionTimeoutS, 1, 86_400),
+    syncTimeoutS: integer("sync-timeout", values["sync-timeout"], D.syncTimeoutS, 1, 3600),
+    memoryLimitMb: integer("memory-limit", values["memory-limit"], D.memoryLimitMb, 32, 65_536),
+    workers: integer("workers", values.workers, D.workers, 1, 64),
+    maxBodyMb: integer("max-body", values["max-body"], D.maxBodyMb, 1, 1024),
+    maxConcurrency: integer("max-concurrency", values["max-concurrency"], D.maxConcurrency, 1, 100_000),
+    maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], D.maxChainDepth, 1, 1000),
+    retentionDays: integer("retention-days", values["retention-days"], D.retentionDays, 1, 36_500),
     allowedHosts: (values["allowed-host"] ?? []).map((h) => {
       if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(h)) throw new UsageError(`--allowed-host takes a host name (optionally with :port), not "${h}"`);
       return h;

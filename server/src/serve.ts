@@ -31,6 +31,20 @@ export interface ServeOptions {
   workerScript: string;
 }
 
+/** `refract serve`'s defaults (INTERFACES.md §1); its flags override them. */
+export const SERVE_DEFAULTS = {
+  port: 7780,
+  host: "127.0.0.1",
+  executionTimeoutS: 900,
+  syncTimeoutS: 30,
+  memoryLimitMb: 1024,
+  workers: 2,
+  maxBodyMb: 6,
+  maxConcurrency: 500,
+  maxChainDepth: 20,
+  retentionDays: 14,
+} as const;
+
 /** A problem that ends `serve` with exit code 1 and this message. */
 export class ServeError extends Error {}
 
