@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { decode } from "@msgpack/msgpack";
 import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
+import { LogSearch } from "../../server/src/store/logs";
 import { ExecutionStore } from "../../server/src/store/executions";
 import { CLI, ROOT, ServeProcess, copyFixture, postJson, tmpDir, waitFor } from "../helpers";
 
@@ -174,7 +175,7 @@ describe("refract serve (INTERFACES.md §1)", function () {
       assert.equal(stopped.status, "ERROR");
       assert.equal(stopped.error, STOPPED_BEFORE_FINISH);
       assert.ok(stopped.request, "its request is kept, so it can be replayed");
-      const logs = await store.readLogs(stopped);
+      const logs = await new LogSearch(store).ofExecution(stopped);
       assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
     }
     for (const [i, id] of queuedIds.entries()) {

@@ -29,7 +29,7 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     const step = JSON.parse((await s.step(x, "onExecution")).data as string);
     assert.equal(step.error, "boom from the flow");
     assert.match(step.stack, /src\/index\.ts:\d+:\d+/, "the stack points into the TypeScript source");
-    const logs = await s.runtime.store.readLogs(x);
+    const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(logs.some((l) => l.severity === "ERROR" && l.message.includes("boom from the flow") && /index\.ts:\d+/.test(l.message)));
     assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
     await stillServes();
@@ -59,7 +59,7 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     const x = await run("Exits");
     assert.equal(x.status, "ERROR");
     assert.match(x.error!, /process\.exit\(3\) was called/);
-    const logs = await s.runtime.store.readLogs(x);
+    const logs = await s.runtime.logs.ofExecution(x);
     assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
     await stillServes();
   });

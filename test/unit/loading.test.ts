@@ -195,7 +195,7 @@ export default integration({
         const second = await postJson(s.flows["Echo"], {});
         const x2 = await s.waitForEnd(second.json.executionId);
         assert.equal(x2.versionNumber, 2);
-        assert.ok((await s.runtime.store.readLogs(x2)).some((l) => l.message === "trace line v2"));
+        assert.ok((await s.runtime.logs.ofExecution(x2)).some((l) => l.message === "trace line v2"));
         assert.deepEqual(s.runtime.integration!.meta.flowIds, flowIds, "flow ids survive a rebuild");
 
         fs.writeFileSync(file, original + "\nconst broken: number = ;\n");

@@ -99,7 +99,7 @@ describe("queues, duplicates, cancel and replay", function () {
     assert.equal(x.status, "CANCELED");
     assert.equal(x.endedAt, endedAt);
     assert.deepEqual(x.steps.map((st) => st.stepName), ["onTrigger"], "its onExecution result was discarded");
-    const logs = await s.runtime.store.readLogs(x);
+    const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(!logs.some((l) => l.message === "slow finished"), "its later log lines were discarded");
     assert.equal(logs.at(-1)!.message, "Ending Instance Execution (CANCELED): canceled by user");
   });
@@ -150,7 +150,7 @@ describe("queues, duplicates, cancel and replay", function () {
     const res = await postJson(s.flows["Fifo Self Caller"], {});
     assert.equal(res.status, 500);
     const x = await s.waitForEnd(res.json.executionId);
-    const logs = await s.runtime.store.readLogs(x);
+    const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(logs.some((l) => /Cross-flow call refused: the chain Fifo Self Caller → Fifo Self Caller would wait forever: "Fifo Self Caller" runs one execution at a time \(FIFO\)/.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
   });
 });
@@ -192,7 +192,7 @@ describe("retries (spectral-runtime.md §7)", function () {
     const older = await s.waitForEnd((await postJson(s.flows["Retried Later"], { requestId: "u-1" })).json.executionId);
     const newer = await postJson(s.flows["Retried Later"], { requestId: "u-1" });
     await waitFor(() => s.runtime.store.executions.get(newer.json.executionId)?.endedAt, 5000);
-    const olderLogs = await s.runtime.store.readLogs(older);
+    const olderLogs = await s.runtime.logs.ofExecution(older);
     assert.ok(olderLogs.some((l) => l.message.startsWith(`Pending retry canceled: a newer request with the same unique request id (u-1) arrived as execution ${newer.json.executionId}`)), JSON.stringify(olderLogs.map((l) => l.message)));
   });
 
@@ -200,10 +200,10 @@ describe("retries (spectral-runtime.md §7)", function () {
     const retried = await s.waitForEnd((await postJson(s.flows["Step Retry"], {})).json.executionId);
     assert.equal(retried.status, "SUCCESS");
     assert.deepEqual(JSON.parse((await s.step(retried, "onExecution")).data as string), { attempts: 2 });
-    assert.ok((await s.runtime.store.readLogs(retried)).some((l) => l.severity === "WARN" && /Step failed \(attempt 1 of 3\): first attempt fails; retrying in 0 s/.test(l.message)));
+    assert.ok((await s.runtime.logs.ofExecution(retried)).some((l) => l.severity === "WARN" && /Step failed \(attempt 1 of 3\): first attempt fails; retrying in 0 s/.test(l.message)));
     const ignored = await s.waitForEnd((await postJson(s.flows["Step Ignore"], {})).json.executionId);
     assert.equal(ignored.status, "SUCCESS");
-    assert.ok((await s.runtime.store.readLogs(ignored)).some((l) => l.severity === "WARN" && /ignored failure/.test(l.message)));
+    assert.ok((await s.runtime.logs.ofExecution(ignored)).some((l) => l.severity === "WARN" && /ignored failure/.test(l.message)));
   });
 });
 

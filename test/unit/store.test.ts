@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { encode } from "@msgpack/msgpack";
 import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
 import { AppendFile } from "../../server/src/store/appendFile";
+import { LogSearch } from "../../server/src/store/logs";
 import { ExecutionStore } from "../../server/src/store/executions";
 import { tmpDir } from "../helpers";
 
@@ -57,7 +58,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     assert.equal(x.day, "2026-11-20");
     assert.deepEqual(x.steps.map((s) => s.stepName), ["onTrigger", "onExecution"]);
     assert.ok((await reopened.readBlob(x, x.steps[1]))!.includes(Buffer.from("ok")));
-    assert.deepEqual((await reopened.readLogs(x)).map((l) => l.message), ["hello"]);
+    assert.deepEqual((await new LogSearch(reopened).ofExecution(x)).map((l) => l.message), ["hello"]);
     await reopened.close();
   });
 

@@ -248,7 +248,7 @@ describe("bad cross-flow calls and a full queue", function () {
       const x = await s.waitForEnd((await postJson(s.flows["Calls Missing"], {})).json.executionId);
       assert.equal(x.status, "ERROR");
       assert.match(x.error!, /404/);
-      const logs = await s.runtime.store.readLogs(x);
+      const logs = await s.runtime.logs.ofExecution(x);
       assert.ok(logs.some((l) => l.severity === "ERROR" && /invokeFlow\("No Such Flow"\): this integration has no flow named "No Such Flow" \(its flows: "Every Second", /.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
     } finally {
       await s.stop();
@@ -292,7 +292,7 @@ describe("cross-flow chain limit (--max-chain-depth)", function () {
       const last = chain[2];
       assert.equal(last.status, "ERROR");
       assert.match(last.error!, /508/);
-      const logs = await s.runtime.store.readLogs(last);
+      const logs = await s.runtime.logs.ofExecution(last);
       assert.ok(logs.some((l) => /Cross-flow call refused: the chain Recursive → Recursive → Recursive → Recursive would be 4 executions deep, over --max-chain-depth 3/.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
     } finally {
       await s.stop();

@@ -58,7 +58,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(result.webhookUrls["Echo"], s.flows["Echo"]);
     assert.equal(result.invokeUrl, `${s.flows["Echo"]}/orders/42?source=test&x=1`);
 
-    const logs = await s.runtime.store.readLogs(x);
+    const logs = await s.runtime.logs.ofExecution(x);
     assert.match(logs[0].message, /^Starting Instance Execution/);
     assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
     const bySeverity = (sev: string) => logs.filter((l) => l.severity === sev).map((l) => l.message);

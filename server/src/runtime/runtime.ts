@@ -5,6 +5,7 @@ import { STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
 import { newId } from "../ids";
 import { InvokeType } from "../../../protocol/executions";
 import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
+import { LogSearch } from "../store/logs";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
 import { FlowDefinition, IntegrationDefinition, configVarValue, readDefinition } from "./definition";
 import { ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
@@ -70,6 +71,7 @@ export class Runtime extends EventEmitter {
   readonly instances: Instances;
   readonly lifecycle: Lifecycle;
   readonly state: StateStore;
+  readonly logs: LogSearch;
   build: BuildState = { ok: false, error: "not built yet", versionNumber: 0 };
   integration: CurrentIntegration | null = null;
   /** The base of webhook URLs, known once the HTTP listener is up. */
@@ -113,6 +115,7 @@ export class Runtime extends EventEmitter {
     super();
     this.setMaxListeners(0); // every `ended()` waiter listens for a while
     this.store = new ExecutionStore(options.dataDir);
+    this.logs = new LogSearch(this.store);
     this.metadata = new Metadata(options.dataDir);
     this.state = new StateStore(options.dataDir);
     this.instances = new Instances(this.metadata, (id) => (this.integration?.meta.id === id ? this.integration : null), () => {

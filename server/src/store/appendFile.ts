@@ -36,13 +36,13 @@ export class AppendFile {
     return offset;
   }
 
-  /**
-   * Appends text, for NDJSON files (which need no offsets, so `size` does not follow it): the
-   * lines of one tick become one Buffer.
-   */
-  appendText(text: string): void {
+  /** Appends text and returns its offset; the text of one tick becomes one Buffer. */
+  appendText(text: string): number {
+    const offset = this.size;
+    this.size += Buffer.byteLength(text);
     this.text += text;
     this.schedule();
+    return offset;
   }
 
   private schedule(): void {

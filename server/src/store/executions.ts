@@ -55,6 +55,11 @@ export interface ExecutionRecord {
   versionNumber: number | null;
   /** The trigger request it was invoked with (`encodeRequest` in messages.ts). */
   request: BlobRef | null;
+  /**
+   * The stretch of its day's `logs.ndjson` that holds its log lines (among other executions'),
+   * so reading them does not scan the day; null before the first line.
+   */
+  logs: BlobRef | null;
   steps: StepRecord[];
   /** How it relates to other executions; null for most, which keeps the index small. */
   links: ExecutionLinks | null;
@@ -90,7 +95,9 @@ type JournalEntry =
   | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null; links?: ExecutionLinks }
   | { e: "started"; id: string; at: number; versionNumber: number }
   | ({ e: "step"; id: string } & StepRecord)
-  | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null };
+  | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null; logs: BlobRef | null }
+  /** Log lines written after the end (about retries) widen the stretch. */
+  | { e: "logs"; id: string; logs: BlobRef };
 
 interface Day {
   journal: AppendFile;
@@ -100,6 +107,8 @@ interface Day {
   scopes: Map<string, ExecutionScope>;
 }
 
+/** The log stretch of an execution whose own is not known: its whole day, searched for its id. */
+const WHOLE_DAY: BlobRef = { offset: 0, length: Number.MAX_SAFE_INTEGER };
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
 /** Journal lines replayed per macrotask while loading, so the server stays responsive. */
@@ -114,6 +123,8 @@ const LINES_PER_SLICE = 5000;
  */
 export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
+  /** When the latest execution of each instance and flow config started (`lastExecutedAt`), by their ids. */
+  readonly lastStartedAt = new Map<string, number>();
   /** Ids of the executions that link to an execution, by its id (see `link`). */
   private readonly linkedFrom = new Map<string, string[]>();
   private readonly days = new Map<string, Day>();
@@ -171,7 +182,10 @@ export class ExecutionStore {
     }
     const queued: ExecutionRecord[] = [];
     for (const x of loaded) {
-      if (x.status === "PENDING") this.endedInError(x.id, STOPPED_BEFORE_FINISH, now);
+      if (x.status === "PENDING") {
+        x.logs = WHOLE_DAY; // its stretch was not recorded: it never ended
+        this.endedInError(x.id, STOPPED_BEFORE_FINISH, now);
+      }
       else if (x.status === "QUEUED") queued.push(x);
     }
     return queued.sort((a, b) => a.startedAt - b.startedAt).map((x) => x.id);
@@ -195,6 +209,10 @@ export class ExecutionStore {
         x.resultType = entry.resultType;
         x.endedAt = entry.at;
         x.error = entry.error;
+        x.logs = entry.logs === undefined ? WHOLE_DAY : entry.logs; // journals from before log stretches
+        break;
+      case "logs":
+        x.logs = entry.logs;
         break;
     }
   }
@@ -244,8 +262,9 @@ export class ExecutionStore {
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
   }
 
-  /** Keeps the other direction of an execution's links (replays, retries, invoked executions). */
+  /** Keeps the other direction of an execution's links (replays, retries, invoked executions), and lastStartedAt. */
   private link(x: ExecutionRecord): void {
+    for (const key of [x.scope.instanceId, x.scope.flowConfigId]) if (!(x.startedAt <= this.lastStartedAt.get(key)!)) this.lastStartedAt.set(key, x.startedAt);
     if (!x.links) return;
     for (const target of [x.links.invokedBy, x.links.replayOf, x.links.retryOf]) {
       if (!target) continue;
@@ -283,7 +302,7 @@ export class ExecutionStore {
 
   ended(id: string, status: ExecutionStatus, resultType: ExecutionResultType, error: string | null, at = Date.now()): void {
     const x = this.executions.get(id);
-    if (x && x.endedAt === null) this.write(x, { e: "ended", id, at, status, resultType, error });
+    if (x && x.endedAt === null) this.write(x, { e: "ended", id, at, status, resultType, error, logs: x.logs });
   }
 
   /**
@@ -301,8 +320,17 @@ export class ExecutionStore {
    * lines go to its day; lines without one (`id` null: lifecycle hooks) to today.
    */
   appendLogs(id: string | null, lines: string): void {
-    const day = id === null ? this.dayOf(Date.now()) : this.executions.get(id)?.day;
-    if (day) this.day(day).logs.appendText(lines);
+    if (id === null) {
+      this.day(this.dayOf(Date.now())).logs.appendText(lines);
+      return;
+    }
+    const x = this.executions.get(id);
+    if (!x) return;
+    const file = this.day(x.day).logs;
+    const offset = file.appendText(lines);
+    const logs = { offset: x.logs?.offset ?? offset, length: file.size - (x.logs?.offset ?? offset) };
+    if (x.endedAt === null) x.logs = logs;
+    else this.write(x, { e: "logs", id, logs });
   }
 
   /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
@@ -329,20 +357,16 @@ export class ExecutionStore {
     return path.join(this.root, x.day, "blobs.bin");
   }
 
-  /** An execution's log lines in the order they were written. */
-  async readLogs(x: ExecutionRecord): Promise<LogRecord[]> {
-    await this.days.get(x.day)?.logs.flushed();
-    const needle = JSON.stringify(x.id);
-    let text: string;
+  /** A day's log file, once what was appended to it is written, with its size; null when there is none. */
+  async logFile(day: string): Promise<{ file: string; size: number } | null> {
+    const open = this.days.get(day)?.logs;
+    if (open) await open.flushed();
+    const file = path.join(this.root, day, "logs.ndjson");
     try {
-      text = await fs.promises.readFile(path.join(this.root, x.day, "logs.ndjson"), "utf8");
+      return { file, size: open?.size ?? (await fs.promises.stat(file)).size };
     } catch {
-      return [];
+      return null;
     }
-    return text
-      .split("\n")
-      .filter((line) => line.includes(needle))
-      .map((line) => JSON.parse(line) as LogRecord);
   }
 
   /** Resolves once everything appended so far is handed to the OS. */
@@ -376,7 +400,7 @@ export class ExecutionStore {
 }
 
 function newRecord(id: string, day: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: BlobRef | null, links: ExecutionLinks | null): ExecutionRecord {
-  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, steps: [], links };
+  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, logs: null, steps: [], links };
 }
 
 function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
