@@ -77,7 +77,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       retentionDays: o.retentionDays,
     });
     const blobs = new BlobSigner(token);
-    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000, blobs, host: o.host, allowedHosts: o.allowedHosts });
+    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000, blobs, token, host: o.host, allowedHosts: o.allowedHosts });
     let port: number;
     try {
       port = await listen(server, o.host, o.port, o.portIsDefault);

@@ -77,7 +77,8 @@ export function build<T>(page: T[], cursorOf: (t: T) => string, hasPreviousPage:
   };
 }
 
-function count(value: number | null | undefined, name: string): number | null {
+/** A `first`, `last` or `offset` argument, checked. */
+export function count(value: number | null | undefined, name: string): number | null {
   if (value === null || value === undefined) return null;
   if (value < 0) throw new GraphQLError(`${name} must not be negative`);
   if (name !== "offset" && value > MAX_PAGE) throw new GraphQLError(`${name} must be at most ${MAX_PAGE}; page with after and endCursor`);

@@ -1,19 +1,23 @@
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { Runtime } from "../runtime/runtime";
+import { apiEndpoint } from "./api";
 import { sendJson } from "./respond";
 import { BlobSigner, handleBlob, hostAllowed } from "./blobs";
 import { WebhookOptions, handleWebhook } from "./webhooks";
 
 export interface HttpOptions extends WebhookOptions {
   blobs: BlobSigner;
-  /** The listening address and the extra Host names `/results` (and later `/api`, `/ui`) accept. */
+  /** The API's bearer token. */
+  token: string;
+  /** The listening address and the extra Host names `/api` and `/results` (and later `/ui`) accept. */
   host: string;
   allowedHosts: string[];
 }
 
-/** The one HTTP listener: webhooks and blob URLs now; `/api` and `/ui` join it in later issues. */
+/** The one HTTP listener: webhooks, the GraphQL API and blob URLs; `/ui` joins it in a later issue. */
 export function createHttpServer(runtime: Runtime, options: HttpOptions): http.Server {
+  const api = apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes });
   const failed = (res: http.ServerResponse) => (err: unknown) => {
     if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
     else res.destroy();
@@ -25,14 +29,15 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): http.S
       handleWebhook(runtime, req, res, url, options).catch(failed(res));
       return;
     }
-    if (url.pathname.startsWith("/results/")) {
+    const isApi = url.pathname === "/api" || url.pathname === "/api/";
+    if (isApi || url.pathname.startsWith("/results/")) {
       if (!hostAllowed(req.headers.host, options.host, req.socket.localPort ?? 0, options.allowedHosts)) {
         return sendJson(res, 403, { error: `Host "${req.headers.host ?? ""}" is not this server; add it with --allowed-host if it is` });
       }
-      handleBlob(runtime, options.blobs, req, res, url).catch(failed(res));
+      (isApi ? api(req, res, url) : handleBlob(runtime, options.blobs, req, res, url)).catch(failed(res));
       return;
     }
-    sendJson(res, 404, { error: `Nothing at ${url.pathname}; webhooks are at /trigger/<flowConfigId>` });
+    sendJson(res, 404, { error: `Nothing at ${url.pathname}; webhooks are at /trigger/<flowConfigId>, the GraphQL API at /api` });
   });
   // Malformed requests and oversized headers get a JSON answer instead of a bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {

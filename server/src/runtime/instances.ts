@@ -5,8 +5,29 @@ import { FlowDefinition, IntegrationDefinition } from "./definition";
 
 export const SYSTEM_CUSTOMER_NAME = "Refract Test Customer";
 
-/** An instance operation that cannot be done; its message is meant for the user. */
-export class InstanceError extends Error {}
+/** An instance or customer operation that cannot be done; its message is meant for the user. */
+export class InstanceError extends Error {
+  constructor(
+    message: string,
+    /** The input field at fault, when there is one (the API reports it as the error's field). */
+    readonly field = "__all__",
+  ) {
+    super(message);
+  }
+}
+
+export interface CustomerFields {
+  name?: string;
+  externalId?: string | null;
+  description?: string | null;
+  labels?: string[] | null;
+}
+
+function checkedLabels(labels: Array<string | null> | null | undefined): string[] {
+  const out = (labels ?? []).map((l) => (typeof l === "string" ? l.trim() : ""));
+  if (out.some((l) => !l)) throw new InstanceError("Labels must be non-empty strings.", "labels");
+  return [...new Set(out)];
+}
 
 /** The integration as the current build defines it. */
 export interface CurrentIntegration {
@@ -31,8 +52,8 @@ export class Instances {
 
   private index: { customers: Map<string, Customer>; instances: Map<string, Instance>; flowConfigs: Map<string, FlowConfig> } | null = null;
 
-  private change<T>(fn: Parameters<Metadata["change"]>[0]): T {
-    const result = this.metadata.change(fn) as T;
+  private change<T>(fn: (data: Metadata["data"] & { instances: Instance[]; flowConfigs: FlowConfig[]; customers: Customer[] }) => T): T {
+    const result = this.metadata.change(fn);
     this.index = null;
     this.changed();
     return result;
@@ -87,28 +108,64 @@ export class Instances {
     return this.all.find((i) => i.isSystem && i.integrationId === integrationId);
   }
 
-  createCustomer(input: { name: string; externalId?: string | null; description?: string }): Customer {
-    const name = input.name?.trim();
-    if (!name) throw new InstanceError("A customer needs a name.");
-    if (this.customers.some((c) => c.name === name)) throw new InstanceError(`Customer with this name already exists: ${name}`);
-    if (input.externalId && this.customers.some((c) => c.externalId === input.externalId)) {
-      throw new InstanceError(`Customer with this external id already exists: ${input.externalId}`);
-    }
+  createCustomer(input: CustomerFields & { name: string }): Customer {
+    const fields = this.checkedCustomer(input, null);
     return this.change((d) => {
-      const c: Customer = { id: newId("Customer"), name, externalId: input.externalId ?? null, description: input.description ?? "", isSystem: false, createdAt: new Date().toISOString() };
+      const now = new Date().toISOString();
+      const c: Customer = { id: newId("Customer"), name: "", externalId: null, description: "", isSystem: false, createdAt: now, updatedAt: now };
+      Object.assign(c, fields);
       d.customers.push(c);
       return c;
     });
   }
 
-  createInstance(input: { integrationId: string; customerId: string; name: string; configValues?: Record<string, string>; isSystem?: boolean }): Instance {
+  updateCustomer(id: string, input: CustomerFields): Customer {
+    const customer = this.customer(id);
+    if (!customer) throw new InstanceError(`Unknown customer ${id}.`);
+    if (customer.isSystem) throw new InstanceError(`"${customer.name}" is the system customer: it cannot be changed.`);
+    const fields = this.checkedCustomer(input, customer);
+    return this.change(() => Object.assign(customer, fields, { updatedAt: new Date().toISOString() }));
+  }
+
+  /** Deletes a customer that has no instances left (lifecycle.ts removes them first). */
+  deleteCustomer(id: string): Customer {
+    const customer = this.customer(id);
+    if (!customer) throw new InstanceError(`Unknown customer ${id}.`);
+    if (customer.isSystem) throw new InstanceError(`"${customer.name}" is the system customer: it cannot be deleted.`);
+    if (this.all.some((i) => i.customerId === id)) throw new InstanceError(`Customer "${customer.name}" still has instances.`);
+    this.change((d) => (d.customers = d.customers.filter((c) => c.id !== id)));
+    return customer;
+  }
+
+  private checkedCustomer(input: CustomerFields, existing: Customer | null): CustomerFields {
+    const out: CustomerFields = {};
+    if (input.name !== undefined || !existing) {
+      const name = input.name?.trim();
+      if (!name) throw new InstanceError("A customer needs a name.", "name");
+      if (this.customers.some((c) => c.name === name && c !== existing)) throw new InstanceError("Customer with this name already exists.", "name");
+      out.name = name;
+    }
+    if (input.externalId !== undefined) {
+      if (input.externalId && this.customers.some((c) => c.externalId === input.externalId && c !== existing)) {
+        throw new InstanceError("Customer with this external id already exists.", "externalId");
+      }
+      out.externalId = input.externalId || null;
+    }
+    if (input.description !== undefined) out.description = input.description ?? "";
+    if (input.labels !== undefined) out.labels = checkedLabels(input.labels);
+    return out;
+  }
+
+  createInstance(input: { integrationId: string; customerId: string; name: string; description?: string; labels?: string[]; configValues?: Record<string, string>; isSystem?: boolean }): Instance {
     const integration = this.current(input.integrationId);
     if (!integration) throw new InstanceError(`Unknown integration ${input.integrationId}, or it has no successful build yet.`);
     if (!this.customer(input.customerId)) throw new InstanceError(`Unknown customer ${input.customerId}.`);
     const name = input.name?.trim();
-    if (!name) throw new InstanceError("An instance needs a name.");
+    if (!name) throw new InstanceError("An instance needs a name.", "name");
     const configValues = this.checkedValues(integration, input.configValues ?? {});
+    const labels = checkedLabels(input.labels);
     return this.change((d) => {
+      const now = new Date().toISOString();
       const i: Instance = {
         id: newId("Instance"),
         name,
@@ -122,11 +179,23 @@ export class Instances {
         deployedVersion: null,
         lastDeployedAt: null,
         needsDeploy: true,
-        createdAt: new Date().toISOString(),
+        description: input.description ?? "",
+        labels,
+        createdAt: now,
+        updatedAt: now,
       };
       d.instances.push(i);
       return i;
     });
+  }
+
+  /** Renames, describes or labels an instance. */
+  updateInstance(instanceId: string, input: { name?: string; description?: string; labels?: string[] }): Instance {
+    const instance = this.required(instanceId);
+    const name = input.name === undefined ? instance.name : input.name.trim();
+    if (!name) throw new InstanceError("An instance needs a name.", "name");
+    const labels = input.labels === undefined ? instance.labels : checkedLabels(input.labels);
+    return this.change(() => Object.assign(instance, { name, description: input.description ?? instance.description ?? "", labels, updatedAt: new Date().toISOString() }));
   }
 
   /** Sets config variable values (strings, as Prismatic stores them); the system instance needs no redeploy. */
@@ -138,6 +207,7 @@ export class Instances {
     return this.change(() => {
       Object.assign(instance.configValues, checked);
       if (!instance.isSystem) instance.needsDeploy = true;
+      instance.updatedAt = new Date().toISOString();
       return instance;
     });
   }

@@ -1,4 +1,4 @@
-import type { Instance } from "../store/metadata";
+import type { Customer, Instance } from "../store/metadata";
 import type { FlowDefinition } from "./definition";
 import { InstanceError } from "./instances";
 import type { HookName } from "./messages";
@@ -80,6 +80,15 @@ export class Lifecycle {
       this.scheduler.set(instanceId, new Map());
       this.instances.remove(instanceId);
     });
+  }
+
+  /** Deletes a customer: its instances are removed first, each as `remove` does. */
+  async removeCustomer(customerId: string): Promise<Customer> {
+    const customer = this.instances.customer(customerId);
+    if (!customer) throw new InstanceError(`Unknown customer ${customerId}.`);
+    if (customer.isSystem) throw new InstanceError(`"${customer.name}" is the system customer: it cannot be deleted.`);
+    for (const instance of this.instances.all.filter((i) => i.customerId === customerId)) await this.remove(instance.id);
+    return this.instances.deleteCustomer(customerId);
   }
 
   setEnabled(instanceId: string, enabled: boolean): Instance {

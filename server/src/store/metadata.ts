@@ -8,7 +8,9 @@ export interface Customer {
   externalId: string | null;
   description: string;
   isSystem: boolean;
+  labels?: string[];
   createdAt: string;
+  updatedAt?: string;
 }
 
 export interface Instance {
@@ -28,7 +30,10 @@ export interface Instance {
   lastDeployedAt: string | null;
   /** Config changed since the last deploy. */
   needsDeploy: boolean;
+  description?: string;
+  labels?: string[];
   createdAt: string;
+  updatedAt?: string;
 }
 
 export interface FlowConfig {

@@ -1,0 +1,54 @@
+import { GraphQLError } from "graphql";
+import type { BlobSigner } from "../http/blobs";
+import type { Runtime } from "../runtime/runtime";
+import type { Resolvers } from "./schema";
+
+/** What every resolver gets: the runtime, and where the caller reaches this server (for blob URLs). */
+export type ApiContext = {
+  runtime: Runtime;
+  blobs: BlobSigner;
+  /** `http://<Host header>`: the Host is one the allowlist accepted, so the caller can reach it. */
+  origin: string;
+};
+
+export type ApiResolvers = Resolvers<ApiContext>;
+
+/** Resolvers that read an object's properties of the same names (payloads, plain shapes). */
+export function properties(...names: string[]): ApiResolvers[string] {
+  return Object.fromEntries(names.map((n) => [n, (source: any) => source[n]]));
+}
+
+/** A DateTime argument as ms since epoch; undefined when absent. */
+export function time(value: unknown, name: string): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const ms = typeof value === "string" ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: "${String(value)}" is not an ISO-8601 date-time`);
+  return ms;
+}
+
+export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/**
+ * The order a connection's `orderBy` (one) or `sortBy` (a list) asks for, as a primary sort value
+ * for `connection()`: several fields become one string key. Values come from `valueOf`, which
+ * throws for fields it cannot sort by.
+ */
+export function orderOf<T>(
+  args: { orderBy?: Ordering | null; sortBy?: Array<Ordering | null> | null },
+  fallback: Ordering,
+  valueOf: (field: string) => (t: T) => number | string,
+): { primary: (t: T) => number | string; descending: boolean } {
+  const sortBy = (args.sortBy ?? []).filter((o): o is Ordering => !!o);
+  const orderings = args.orderBy ? [args.orderBy] : sortBy.length ? sortBy : [fallback];
+  const descending = orderings[0].direction === "DESC";
+  if (orderings.some((o) => (o.direction === "DESC") !== descending)) throw new GraphQLError("sortBy: every ordering must have the same direction");
+  const values = orderings.map((o) => valueOf(o.field));
+  if (values.length === 1) return { primary: values[0], descending };
+  const part = (v: number | string) => (typeof v === "number" ? v.toFixed(0).padStart(20, "0") : v);
+  return { primary: (t) => values.map((v) => part(v(t))).join("\u0000"), descending };
+}
+
+export interface Ordering {
+  field: string;
+  direction: "ASC" | "DESC";
+}

@@ -1,0 +1,45 @@
+import { GraphQLScalarType, GraphQLSchema, Kind } from "graphql";
+import { ApiResolvers, properties } from "./context";
+import { directoryResolvers } from "./directory";
+import { executionResolvers } from "./executions";
+import { logResolvers } from "./logs";
+import { mutationResolvers } from "./mutations";
+import { servedSchema } from "./schema";
+
+export type { ApiContext } from "./context";
+
+/** Every connection type of the served schema: the same shape, from `connection()`. */
+const CONNECTIONS = ["Customer", "Instance", "InstanceConfigVariable", "InstanceFlowConfig", "Integration", "IntegrationFlow", "InstanceExecutionResult", "InstanceStepResult", "Log", "ExecutionSection"];
+
+function connectionResolvers(): ApiResolvers {
+  const out: ApiResolvers = { PageInfo: properties("hasNextPage", "hasPreviousPage", "startCursor", "endCursor") };
+  for (const type of CONNECTIONS) {
+    out[`${type}Connection`] = {
+      ...properties("nodes", "edges", "pageInfo"),
+      totalCount: (c: any) => (typeof c.totalCount === "function" ? c.totalCount() : c.totalCount),
+    };
+    out[`${type}Edge`] = properties("node", "cursor");
+  }
+  return out;
+}
+
+/** The API's schema with its resolvers (prismatic-api/contract.graphql + runner-extensions.graphql, pruned). */
+export function apiSchema(): GraphQLSchema {
+  const resolvers = connectionResolvers();
+  for (const part of [directoryResolvers, executionResolvers, logResolvers, mutationResolvers]) {
+    for (const [type, fields] of Object.entries(part)) resolvers[type] = { ...resolvers[type], ...fields };
+  }
+  const schema = servedSchema(resolvers);
+  dateTime(schema.getType("DateTime") as GraphQLScalarType);
+  return schema;
+}
+
+/** DateTime: ISO-8601 strings out; in, anything `Date.parse` reads, refused otherwise. */
+function dateTime(scalar: GraphQLScalarType): void {
+  const parse = (value: unknown) => {
+    if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date-time`);
+    return value;
+  };
+  scalar.parseValue = parse;
+  scalar.parseLiteral = (ast) => parse(ast.kind === Kind.STRING ? ast.value : undefined);
+}

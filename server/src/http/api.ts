@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { IncomingMessage, ServerResponse } from "node:http";
+import { GraphQLSchema } from "graphql";
+import { createHandler } from "graphql-http";
+import { ApiContext, apiSchema } from "../api";
+import { Runtime } from "../runtime/runtime";
+import { BlobSigner } from "./blobs";
+import { sendJson } from "./respond";
+import type { RequestTarget } from "./server";
+
+/** GraphQL documents and variables are small; test payloads ride in them, so the webhook limit applies. */
+export interface ApiOptions {
+  token: string;
+  blobs: BlobSigner;
+  maxBodyBytes: number;
+}
+
+/**
+ * `/api`: Prismatic's GraphQL API over graphql-http (GET for queries, POST for everything), after
+ * three checks of our own: the bearer token (compared in constant time), no cross-site callers
+ * (a request with an Origin other than this server's is refused, and no CORS headers are ever
+ * sent), and a bounded body. The Host header was checked by the listener.
+ */
+export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: IncomingMessage, res: ServerResponse, url: RequestTarget) => Promise<void> {
+  const schema: GraphQLSchema = apiSchema();
+  const expected = digest(options.token);
+  const handle = createHandler<IncomingMessage, ApiContext, ApiContext>({
+    schema,
+    context: (req) => req.context,
+  });
+  return async (req, res, url) => {
+    const origin = `http://${req.headers.host}`;
+    if (req.headers.origin !== undefined && req.headers.origin !== origin) {
+      return sendJson(res, 403, { errors: [{ message: `Requests from ${req.headers.origin} are refused: the API answers this server's own pages and non-browser clients` }] });
+    }
+    const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+    if (!given || !timingSafeEqual(digest(given), expected)) {
+      return sendJson(res, 401, { errors: [{ message: given ? "Invalid token" : "Missing token: send Authorization: Bearer <token> (refract serve prints it)" }] }, { "www-authenticate": "Bearer" });
+    }
+    let body: string | null = null;
+    if (req.method === "POST") {
+      body = await readBody(req, options.maxBodyBytes);
+      if (body === null) return sendJson(res, 413, { errors: [{ message: `The request body is larger than ${options.maxBodyBytes} bytes` }] });
+    }
+    const [text, init] = await handle({
+      method: req.method ?? "GET",
+      url: url.pathname + url.search,
+      headers: req.headers,
+      body,
+      raw: req,
+      context: { runtime, blobs: options.blobs, origin },
+    });
+    res.writeHead(init.status, init.statusText, { ...init.headers, "cache-control": "no-store" });
+    res.end(text);
+  };
+}
+
+/** Both sides hashed first, so the comparison takes the same time whatever the given token's length. */
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+/** The body as text, or null past the limit (the rest is drained, not buffered). */
+function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size > limit ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
