@@ -266,7 +266,10 @@ export const directoryResolvers: ApiResolvers = {
     id: (c: CurrentIntegration) => c.meta.id,
     name: (c: CurrentIntegration) => c.meta.name,
     description: (c: CurrentIntegration) => c.definition.description,
-    labels: () => [],
+    labels: (c: CurrentIntegration) => c.definition.labels,
+    category: (c: CurrentIntegration) => c.definition.category,
+    // Integrations made for one customer do not exist locally.
+    customer: () => null,
     isCodeNative: () => true,
     versionNumber: (c: CurrentIntegration) => c.meta.versionNumber,
     versionIsAvailable: () => true,
@@ -297,6 +300,23 @@ export const directoryResolvers: ApiResolvers = {
       return ctx.runtime.webhookUrl(fc.id);
     },
     schedule: (f: FlowNode, { instance }: { instance?: string | null }, ctx: ApiContext) => schedule(ctx, f, instance),
+    trigger: (f: FlowNode) => f.def.trigger,
+  },
+  // The trigger step: the flow's own component or a built-in trigger. Refract runs no polling triggers.
+  IntegrationAction: {
+    id: (t: FlowDefinition["trigger"]) => globalId("IntegrationAction", `${t.componentKey}/${t.actionKey}`),
+    action: (t: FlowDefinition["trigger"]) => t,
+  },
+  Action: {
+    id: (t: FlowDefinition["trigger"]) => globalId("Action", `${t.componentKey}/${t.actionKey}`),
+    component: (t: FlowDefinition["trigger"]) => t,
+    isPollingTrigger: () => false,
+    scheduleSupport: (t: FlowDefinition["trigger"]) => (t.componentKey === "schedule-triggers" ? "REQUIRED" : t.ownComponent ? "VALID" : "INVALID"),
+  },
+  Component: {
+    id: (t: FlowDefinition["trigger"]) => globalId("Component", t.componentKey),
+    key: (t: FlowDefinition["trigger"]) => t.componentKey,
+    forCodeNativeIntegration: (t: FlowDefinition["trigger"]) => t.ownComponent,
   },
   FlowSchedule: {
     cron: (s: any) => s.cron,

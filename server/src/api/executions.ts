@@ -173,7 +173,7 @@ export const executionResolvers: ApiResolvers = {
     // Code-native executions have no sections (prism 10.4.0 asks only when a log line names one).
     executionSections: (_: unknown, args: PageArgs & { orderBy?: any }) => {
       orderOf(args, { field: "STARTED_AT", direction: "ASC" }, () => () => 0);
-      return connection([] as Array<{ sectionId: string }>, args, { primary: () => 0, id: (s) => s.sectionId, descending: false });
+      return connection([] as Array<{ sectionId: string; label: string | null }>, args, { primary: () => 0, id: (s) => s.sectionId, descending: false });
     },
   },
   InstanceExecutionResult: {
@@ -233,5 +233,6 @@ export const executionResolvers: ApiResolvers = {
   },
   ExecutionSection: {
     sectionId: (s: { sectionId: string }) => s.sectionId,
+    label: (s: { label: string | null }) => s.label,
   },
 };

@@ -11,6 +11,8 @@ import { scheduleError } from "./scheduler";
 export interface IntegrationDefinition {
   name: string;
   description: string;
+  category: string | null;
+  labels: string[];
   flows: FlowDefinition[];
   configVars: ConfigVarDefinition[];
 }
@@ -22,6 +24,8 @@ export interface FlowDefinition {
   triggerKind: FlowTriggerKind;
   /** Key in `bundle.triggers` when the flow has its own `onTrigger`; null for built-in triggers. */
   triggerKey: string | null;
+  /** The trigger step's component and action (the integration's own component, or a built-in trigger's). */
+  trigger: { componentKey: string; actionKey: string; ownComponent: boolean };
   /** Key in `bundle.actions` of the `onExecution` step. */
   executionKey: string;
   isSynchronous: boolean;
@@ -114,6 +118,7 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
       description: f.description ?? "",
       triggerKind,
       triggerKey: ownKey(trigger) ? trigger.action.key : null,
+      trigger: { componentKey: trigger.action.component.key, actionKey: trigger.action.key, ownComponent: ownKey(trigger) },
       executionKey: execution.action.key,
       isSynchronous: f.isSynchronous === true,
       endpointSecurityType: f.endpointSecurityType ?? null,
@@ -154,7 +159,8 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
       timeZone: v.timeZone || null,
     }),
   );
-  return { name: String(doc.name), description: doc.description ?? "", flows, configVars };
+  const labels = Array.isArray(doc.labels) ? doc.labels.filter((l: unknown): l is string => typeof l === "string") : [];
+  return { name: String(doc.name), description: doc.description ?? "", category: typeof doc.category === "string" ? doc.category : null, labels, flows, configVars };
 }
 
 function readQueueConfig(q: Record<string, any> | undefined): QueueConfig | null {
