@@ -33,6 +33,10 @@ export interface TestServer extends Served {
   flows: Record<string, string>;
   waitForEnd(id: string, timeoutMs?: number): Promise<ExecutionRecord>;
   step(x: ExecutionRecord, name: StepRecord["stepName"]): Promise<{ data: unknown; contentType?: string }>;
+  /** POSTs a GraphQL document to /api with the token. */
+  api(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  /** The `data` of a GraphQL document; fails the test when the answer has `errors`. */
+  data(query: string, variables?: Record<string, unknown>): Promise<any>;
 }
 
 /** `refract serve` in this process (real HTTP, real workers), with test-friendly defaults. */
@@ -47,7 +51,7 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
   const flows: Record<string, string> = {};
   for (const f of ready.integrations[0]?.flows ?? []) flows[f.name] = f.testUrl;
   const store = served.runtime.store;
-  return {
+  const server: TestServer = {
     ...served,
     workspace,
     dataDir,
@@ -63,7 +67,17 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
       if (!s) throw new Error(`execution has no ${name} step result`);
       return decode((await store.readBlob(x, s))!) as { data: unknown; contentType?: string };
     },
+    async api(query, variables = {}, headers = {}) {
+      const res = await postJson(`${served.url}/api`, { query, variables }, { authorization: `Bearer ${served.token}`, ...headers });
+      return { status: res.status, json: res.json };
+    },
+    async data(query, variables = {}) {
+      const { status, json } = await server.api(query, variables);
+      if (status !== 200 || json?.errors) throw new Error(`GraphQL answered ${status}: ${JSON.stringify(json?.errors ?? json)}`);
+      return json.data;
+    },
   };
+  return server;
 }
 
 export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 20_000, what = "condition"): Promise<T> {

@@ -1,0 +1,124 @@
+import * as assert from "node:assert/strict";
+import * as http from "node:http";
+import { serverAudits } from "graphql-http";
+import { TestServer, copyFixture, post, startServer } from "../helpers";
+
+/** A raw request, so the Host and Origin headers are exactly what the test says (fetch sets Host itself). */
+function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+describe("the GraphQL endpoint (/api)", function () {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer(copyFixture("basic"));
+  });
+  after(() => s.stop());
+
+  const query = JSON.stringify({ query: "{ authenticatedUser { name } }" });
+
+  it("answers POST and GET with the bearer token, at /api and /api/, without an errors key on success", async () => {
+    for (const path of ["/api", "/api/"]) {
+      const { status, json } = await post(`${s.url}${path}`, query, { "content-type": "application/json", authorization: `Bearer ${s.token}` });
+      assert.equal(status, 200);
+      assert.ok(json.data.authenticatedUser.name);
+      assert.ok(!("errors" in json), "the errors key is omitted when there are none (clients.md §2)");
+    }
+    const get = await post(`${s.url}/api?query=${encodeURIComponent("{ logSeverityLevels { id name } }")}`, undefined, { authorization: `Bearer ${s.token}` }, "GET");
+    assert.equal(get.status, 200);
+    assert.deepEqual(get.json.data.logSeverityLevels[2], { id: 3, name: "INFO" });
+  });
+
+  it("refuses a missing or wrong token with 401 and a JSON errors body, whatever the token's length", async () => {
+    for (const authorization of [undefined, "Bearer ", "Bearer wrong", `Bearer ${s.token}x`, `Bearer ${s.token.slice(0, -1)}`, s.token, "Basic abc"]) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (authorization !== undefined) headers.authorization = authorization;
+      const { status, json } = await post(`${s.url}/api`, query, headers);
+      assert.equal(status, 401, `Authorization: ${authorization}`);
+      assert.equal(typeof json.errors[0].message, "string");
+      assert.equal(json.data, undefined);
+    }
+  });
+
+  it("refuses a Host header that does not name this server (DNS rebinding), on /api and /results", async () => {
+    const port = new URL(s.url).port;
+    for (const path of ["/api", "/results/x/onTrigger?expires=1&signature=x"]) {
+      const evil = await rawRequest(`${s.url}${path}`, { headers: { host: "evil.example", "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: query });
+      assert.equal(evil.status, 403, path);
+      assert.match(JSON.parse(evil.body).error, /evil\.example/);
+      const evilWithPort = await rawRequest(`${s.url}${path}`, { headers: { host: `evil.example:${port}`, "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: query });
+      assert.equal(evilWithPort.status, 403);
+    }
+    const local = await rawRequest(`${s.url}/api`, { headers: { host: `localhost:${port}`, "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: query });
+    assert.equal(local.status, 200);
+  });
+
+  it("refuses requests from another site's page and never sends CORS headers", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${s.token}` };
+    const cross = await post(`${s.url}/api`, query, { ...headers, origin: "https://evil.example" });
+    assert.equal(cross.status, 403);
+    assert.equal(cross.headers.get("access-control-allow-origin"), null);
+    const preflight = await post(`${s.url}/api`, undefined, { origin: "https://evil.example", "access-control-request-method": "POST" }, "OPTIONS");
+    assert.notEqual(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+    const sameOrigin = await post(`${s.url}/api`, query, { ...headers, origin: s.url });
+    assert.equal(sameOrigin.status, 200);
+    assert.equal(sameOrigin.headers.get("access-control-allow-origin"), null);
+  });
+
+  it("answers malformed, oversized and wrong-method requests with clear errors", async () => {
+    const auth = { authorization: `Bearer ${s.token}` };
+    const notJson = await post(`${s.url}/api`, "{nope", { ...auth, "content-type": "application/json" });
+    assert.equal(notJson.status, 400);
+    const noQuery = await post(`${s.url}/api`, JSON.stringify({ variables: {} }), { ...auth, "content-type": "application/json" });
+    assert.equal(noQuery.status, 400);
+    const badSyntax = await post(`${s.url}/api`, JSON.stringify({ query: "{ customers { " }), { ...auth, "content-type": "application/json", accept: "application/graphql-response+json" });
+    assert.equal(badSyntax.status, 400);
+    assert.match(badSyntax.json.errors[0].message, /Syntax Error/);
+    // Validation errors: 400 for clients that accept application/graphql-response+json, 200 with
+    // `errors` for application/json ones (the GraphQL over HTTP spec's legacy rule).
+    const unknownField = await s.api("{ nothingHere }", {}, { accept: "application/graphql-response+json" });
+    assert.equal(unknownField.status, 400);
+    assert.match(unknownField.json.errors[0].message, /Cannot query field "nothingHere"/);
+    const unknownFieldJson = await s.api("{ nothingHere }", {}, { accept: "application/json" });
+    assert.equal(unknownFieldJson.status, 200);
+    assert.equal(unknownFieldJson.json.data, undefined);
+    const huge = await post(`${s.url}/api`, JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(7 * 1024 * 1024) } }), { ...auth, "content-type": "application/json" });
+    assert.equal(huge.status, 413);
+    const put = await post(`${s.url}/api`, query, { ...auth, "content-type": "application/json" }, "PUT");
+    assert.equal(put.status, 405);
+    const mutationByGet = await post(`${s.url}/api?query=${encodeURIComponent('mutation { createCustomer(input: {name: "x"}) { errors { field } } }')}`, undefined, auth, "GET");
+    assert.equal(mutationByGet.status, 405, "GET runs queries only");
+    const deep = await s.api(`{ ${"executionResults { nodes { replays { nodes { ".repeat(3)} id ${"} } } } ".repeat(3)} }`);
+    assert.equal(deep.status, 200, "nesting is bounded by the schema, and fine");
+  });
+
+  it("ignores variables the operation does not declare (VS Code sends stepId)", async () => {
+    const { status, json } = await s.api("query { logSeverityLevels { id } }", { stepId: "x", after: "" });
+    assert.equal(status, 200);
+    assert.equal(json.data.logSeverityLevels.length, 7);
+  });
+
+  it("passes every mandatory audit of graphql-http's server audit suite", async () => {
+    const fetchWithToken = (input: any, init: any = {}) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init.headers ?? {})), authorization: `Bearer ${s.token}` } });
+    const audits = serverAudits({ url: `${s.url}/api`, fetchFn: fetchWithToken });
+    const failed: string[] = [];
+    let mandatory = 0;
+    for (const audit of audits) {
+      if (!audit.name.startsWith("MUST")) continue;
+      mandatory++;
+      const result = await audit.fn();
+      if (result.status !== "ok") failed.push(`${audit.name}: ${result.reason}`);
+    }
+    assert.ok(mandatory > 10, `ran ${mandatory} mandatory audits`);
+    assert.deepEqual(failed, []);
+  });
+});
