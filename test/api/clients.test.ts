@@ -53,7 +53,7 @@ describe("API clients: Prismatic's unpack recipe and Refract's own typed operati
     assert.equal((await fetch(otherStep)).status, 403, "a signature covers its own path only");
     const expired = s.blobs.url(s.url, new URL(step.resultsUrl).pathname, -1);
     assert.equal((await fetch(expired)).status, 403);
-    const request = await (await fetch(data.executionResult.requestPayloadUrl)).json();
+    const request: any = await (await fetch(data.executionResult.requestPayloadUrl)).json();
     assert.equal(request.contentType, "application/json");
     assert.deepEqual(JSON.parse(Buffer.from(request.body, "base64").toString()), {});
   });

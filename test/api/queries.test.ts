@@ -97,7 +97,7 @@ describe("API queries over real executions", function () {
     assert.equal(x.stepCount, x.stepResults.totalCount);
     assert.ok(x.stepResults.nodes.some((n: any) => n.hasError));
     assert.match(x.logs.nodes[0].message, /^Ending Instance Execution \(ERROR/);
-    const request = await (await fetch(x.requestPayloadUrl)).json();
+    const request: any = await (await fetch(x.requestPayloadUrl)).json();
     assert.deepEqual(JSON.parse(Buffer.from(request.body, "base64").toString()), { n: 2 });
     for (const id of ["nope", "", Buffer.from("InstanceExecutionResult:00000000-0000-0000-0000-000000000000").toString("base64")]) {
       assert.equal((await s.data(`query($id: ID!) { executionResult(id: $id) { id } }`, { id })).executionResult, null);

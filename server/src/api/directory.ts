@@ -170,8 +170,8 @@ export const directoryResolvers: ApiResolvers = {
         args.versionIsAvailable !== false
           ? [current]
           : [];
-      orderOf(args, { field: "NAME", direction: "ASC" }, () => () => 0);
-      return connection(items, args, { primary: () => 0, id: (i) => i.meta.id, descending: false });
+      const order = orderOf<CurrentIntegration>(args, { field: "NAME", direction: "ASC" }, () => () => 0); // one item: any order
+      return connection(items, args, { ...order, id: (i) => i.meta.id });
     },
   },
   User: {
@@ -226,14 +226,15 @@ export const directoryResolvers: ApiResolvers = {
       // Every variable is ACTIVE locally (no connection authorisation happens here).
       const items = args.status == null || args.status.toUpperCase() === "ACTIVE" ? defs.map((def) => ({ instance: i, def })) : [];
       // All in one page: prism's config-vars:list never advances its cursor (clients.md §2).
-      return connection(items, { ...args, first: args.first ?? null }, { primary: () => 0, id: (v) => v.def.key, descending: false });
+      return connection(items, args, { primary: (v) => defs.indexOf(v.def), id: (v) => v.def.key, descending: false });
     },
     flowConfigs: (i: Instance, args: any, ctx: ApiContext) => {
+      // SORT_ORDER is the order of the flows in the integration's code.
       const current = currentIntegration(ctx, i.integrationId);
-      const order = current ? flowNodes(current).map((f) => f.id) : [];
+      const flowOrder = current ? flowNodes(current).map((f) => f.id) : [];
       const items = ctx.runtime.instances.flowConfigsOf(i.id).filter((fc) => args.flow_Name == null || ctx.runtime.flowById(fc.flowId)?.name === args.flow_Name);
-      orderOf(args, { field: "SORT_ORDER", direction: "ASC" }, () => () => 0);
-      return connection(items, args, { primary: (fc) => order.indexOf(fc.flowId), id: (fc) => fc.id, descending: args.orderBy?.direction === "DESC" });
+      const order = orderOf<FlowConfig>(args, { field: "SORT_ORDER", direction: "ASC" }, () => (fc) => flowOrder.indexOf(fc.flowId));
+      return connection(items, args, { ...order, id: (fc) => fc.id });
     },
     executionResults: (i: Instance, args: any, ctx: ApiContext) => executionResults(ctx, args, { instance: i.id }),
     logs: (i: Instance, args: any, ctx: ApiContext) => logConnection(ctx, args, { instance: i.id }),
@@ -288,7 +289,7 @@ export const directoryResolvers: ApiResolvers = {
     usesFifoQueue: (f: FlowNode) => f.def.queueConfig?.usesFifoQueue ?? false,
     endpointSecurityType: (f: FlowNode) => (f.def.endpointSecurityType ?? "customer_optional").toUpperCase(),
     triggerKind: (f: FlowNode) => f.def.triggerKind,
-    concurrencyLimit: (f: FlowNode, _: unknown, ctx: ApiContext) => {
+    concurrencyLimit: (f: FlowNode) => {
       const q = f.def.queueConfig;
       return q?.usesFifoQueue || q?.singletonExecutions ? 1 : (q?.concurrencyLimit ?? null);
     },
