@@ -8,9 +8,13 @@ import { SERVE_DEFAULTS, Served, serve } from "../server/src/serve";
 
 export const ROOT = path.resolve(__dirname, "..");
 
-export async function serveFixture(fixture: string): Promise<Served> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `refract-bench-${fixture}-`));
-  process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-  const options = { ...SERVE_DEFAULTS, workspace: path.join(ROOT, "bench", "fixtures", fixture), port: 0, portIsDefault: false, dataDir: path.join(tmp, "data") };
+/** `dataDir` defaults to a throw-away one. */
+export async function serveFixture(fixture: string, dataDir?: string): Promise<Served> {
+  if (!dataDir) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `refract-bench-${fixture}-`));
+    process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
+    dataDir = path.join(tmp, "data");
+  }
+  const options = { ...SERVE_DEFAULTS, workspace: path.join(ROOT, "bench", "fixtures", fixture), port: 0, portIsDefault: false, dataDir };
   return serve({ ...options, allowedHosts: [], json: true, workerScript: path.join(ROOT, "dist", "worker.js") }, () => {});
 }

@@ -154,7 +154,8 @@ function stepResults(executions: Iterable<ExecutionRecord>, args: StepArgs) {
     if (field === "ENDED_AT") return (s) => s.step.endedAt;
     throw new GraphQLError(`Step results cannot be ordered by ${field}`);
   });
-  return connection(items, args, { ...order, id: (s) => stepId(s.x, s.step) }, MAX_PAGE);
+  // Ties (a step often starts in the millisecond the one before it ended) go by execution, then step order.
+  return connection(items, args, { ...order, id: (s) => `${s.x.id}/${s.x.steps.indexOf(s.step)}` }, MAX_PAGE);
 }
 
 const blobUrl = (ctx: ApiContext, x: ExecutionRecord, part: string) => ctx.blobs.url(ctx.origin, `/results/${encodeURIComponent(x.id)}/${part}`);

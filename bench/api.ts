@@ -1,0 +1,191 @@
+// API benchmark (`npm run bench:api`, about two minutes): issue 4's read paths over 100,000 stored
+// executions on 50 instances and 1,000,000 stored log lines spread over 7 days.
+//
+// 1. The data is made in this process with the store's own API (the same files a running server
+//    writes), on 50 real instances of the trivial bench fixture.
+// 2. `refract serve` then runs as a child process on that data dir (the index loads at start-up, as
+//    after any restart), printing its heap every 100 ms (REFRACT_STATS_INTERVAL_MS).
+// 3. Each query is timed from this process over keep-alive HTTP, next to baselines measured in the
+//    same run: a trivial query (`{ __typename }`) for the per-request cost, and reading every log
+//    file with `fs` for the scans.
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { encode } from "@msgpack/msgpack";
+import { newId } from "../server/src/ids";
+import { ExecutionScope } from "../server/src/store/executions";
+import { ROOT, serveFixture } from "./inProcess";
+
+const EXECUTIONS = 100_000;
+const INSTANCES = 50;
+const LINES_PER_EXECUTION = 10;
+const DAYS = 7;
+/** The rare term is in one line of this many executions (about ten lines in all). */
+const RARE_EVERY = 10_007;
+
+const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}\n`);
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+const MESSAGES: Array<[string, (i: number) => string]> = [
+  ["INFO", () => "Starting Instance Execution..."],
+  ["DEBUG", (i) => `Fetching customer record ${i % 9973} from the CRM`],
+  ["INFO", (i) => `Received order ${i} with ${1 + (i % 7)} line items`],
+  ["DEBUG", (i) => `Mapped ${1 + (i % 7)} line items to warehouse SKUs`],
+  ["INFO", (i) => `Posting order ${i} to the warehouse API at https://wms.example.com/v2/orders`],
+  ["WARN", (i) => `Warehouse API answered slowly (${200 + (i % 800)} ms); continuing`],
+  ["INFO", (i) => `Order ${i} accepted by the warehouse as shipment ${i * 7}`],
+  ["DEBUG", (i) => `Updated sync cursor to ${i}`],
+  ["METRIC", (i) => `{"orders": 1, "lineItems": ${1 + (i % 7)}}`],
+  ["INFO", (i) => `Ending Instance Execution (SUCCESS, ${20 + (i % 300)} ms)`],
+];
+
+async function makeData(dataDir: string): Promise<void> {
+  const served = await serveFixture("trivial", dataDir);
+  const { runtime } = served;
+  const integration = runtime.integration!;
+  const scopes: ExecutionScope[] = [];
+  for (let i = 0; i < INSTANCES; i++) {
+    const customer = runtime.instances.createCustomer({ name: `Customer ${i}` });
+    const instance = runtime.instances.createInstance({ integrationId: integration.meta.id, customerId: customer.id, name: `Instance ${i}` });
+    await runtime.lifecycle.deploy(instance.id);
+    const fc = runtime.instances.flowConfigsOf(instance.id)[0];
+    scopes.push({ flowConfigId: fc.id, flowId: fc.flowId, flowName: runtime.flowById(fc.flowId)!.name, instanceId: instance.id, customerId: customer.id, integrationId: integration.meta.id, isTestExecution: false });
+  }
+  const store = runtime.store;
+  const stepResult = encode({ data: JSON.stringify({ order: { id: 1, lines: Array.from({ length: 20 }, (_, n) => ({ sku: `SKU-${n}`, qty: n, note: "x".repeat(40) })) } }), contentType: "application/json" });
+  const from = Date.now() - DAYS * 86_400_000;
+  const step = (DAYS * 86_400_000 - 60_000) / EXECUTIONS;
+  for (let i = 0; i < EXECUTIONS; i++) {
+    const id = newId("InstanceExecutionResult");
+    const at = Math.floor(from + i * step);
+    void store.accept(id, scopes[i % INSTANCES], "WEBHOOK", at, null);
+    store.started(id, at + 2, integration.meta.versionNumber);
+    store.stepResult(id, "onTrigger", stepResult, at + 2, at + 3, false);
+    let lines = "";
+    for (let n = 0; n < LINES_PER_EXECUTION; n++) {
+      const [severity, message] = MESSAGES[n];
+      const text = n === 5 && i % RARE_EVERY === 0 ? `Warehouse quarantined shipment ${i} for inspection` : message(i);
+      lines += JSON.stringify({ at: at + 3 + n, severity, stepName: "onExecution", executionId: id, message: text }) + "\n";
+    }
+    store.appendLogs(id, lines);
+    store.stepResult(id, "onExecution", stepResult, at + 3, at + 14, false);
+    store.ended(id, "SUCCESS", "COMPLETED", null, at + 15);
+    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r)); // let the appenders write
+  }
+  await store.flushed();
+  await served.stop();
+}
+
+class Server {
+  readonly child: ChildProcess;
+  heapMb: number[] = [];
+  url = "";
+  token = "";
+
+  constructor(dataDir: string) {
+    const cli = path.join(ROOT, "dist", "cli.js");
+    const flags = fs.readFileSync(cli, "utf8").split("\n")[0].split(" ").slice(3); // the shebang's node flags
+    this.child = spawn(process.execPath, [...flags, cli, "serve", path.join(ROOT, "bench", "fixtures", "trivial"), "--data-dir", dataDir, "--port", "0", "--json"], {
+      env: { ...process.env, REFRACT_STATS_INTERVAL_MS: "100" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    this.child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      const lines = err.split("\n");
+      err = lines.pop()!;
+      for (const l of lines) if (l.startsWith('{"event":"stats"')) this.heapMb.push(JSON.parse(l).mainHeapMb);
+    });
+  }
+
+  async ready(): Promise<void> {
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      this.child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        const line = out.split("\n").find((l) => l.includes('"event":"ready"'));
+        if (!line) return;
+        ({ url: this.url, token: this.token } = JSON.parse(line));
+        resolve();
+      });
+      this.child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+  }
+}
+
+async function main() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-api-"));
+  process.on("exit", () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  let t0 = performance.now();
+  await makeData(dataDir);
+  const logBytes = fs.readdirSync(path.join(dataDir, "executions")).reduce((n, d) => n + fs.statSync(path.join(dataDir, "executions", d, "logs.ndjson")).size, 0);
+  log(`made ${EXECUTIONS} executions on ${INSTANCES} instances, ${EXECUTIONS * LINES_PER_EXECUTION} log lines (${(logBytes / 1048576).toFixed(0)} MB) over ${DAYS} days in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const server = new Server(dataDir);
+  await server.ready();
+  const { token } = server;
+  const query = async (document: string, variables: Record<string, unknown> = {}) => {
+    const res = await fetch(`${server.url}/api`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: document, variables }) });
+    const json = (await res.json()) as any;
+    if (json.errors) throw new Error(JSON.stringify(json.errors));
+    return json.data;
+  };
+  // The index loads in the background after start-up: wait until it holds everything.
+  t0 = performance.now();
+  while ((await query("{ executionResults(first: 0) { totalCount } }")).executionResults.totalCount < EXECUTIONS) await new Promise((r) => setTimeout(r, 50));
+  log(`index loaded ${((performance.now() - t0) / 1000).toFixed(2)} s after ready`);
+
+  const timed = async (runs: number, once: (i: number) => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      await once(i);
+      times.push(performance.now() - start);
+    }
+    return quantile(times, 0.5);
+  };
+  const instances = (await query(`{ instances(isSystem: false, first: ${INSTANCES}) { nodes { id } } }`)).instances.nodes.map((n: any) => n.id);
+  await timed(50, () => query("{ __typename }")); // warm-up
+  const trivial = await timed(200, () => query("{ __typename }"));
+  const executions = await timed(200, (i) =>
+    query(`query($i: ID) { executionResults(instance: $i, first: 50) { nodes { id status startedAt endedAt invokeType flow { name } } pageInfo { endCursor } } }`, { i: instances[i % INSTANCES] }),
+  );
+
+  const readAll = await timed(3, async () => {
+    for (const d of fs.readdirSync(path.join(dataDir, "executions"))) await fs.promises.readFile(path.join(dataDir, "executions", d, "logs.ndjson"));
+  });
+  const range = { gte: new Date(Date.now() - DAYS * 86_400_000 - 3_600_000).toISOString(), lte: new Date().toISOString() };
+  const LOGS = `query($text: String, $gte: DateTime, $lte: DateTime) { logs(message_Icontains: $text, severity_In: [INFO, WARN], timestamp_Gte: $gte, timestamp_Lte: $lte, first: 100) { edges { cursor node { timestamp severity message flowName instanceName } } } }`;
+  server.heapMb = [];
+  let matched = 0;
+  const common = await timed(10, async () => (matched = (await query(LOGS, { text: "ORDER", ...range })).logs.edges.length));
+  if (matched !== 100) throw new Error(`the common term matched ${matched} lines`);
+  const rare = await timed(5, async () => (matched = (await query(LOGS, { text: "Quarantined", ...range })).logs.edges.length));
+  if (matched !== Math.ceil(EXECUTIONS / RARE_EVERY)) throw new Error(`the rare term matched ${matched} lines`);
+  const HISTOGRAM = `query($text: String, $gte: DateTime, $lte: DateTime) { logHistogram(message_Icontains: $text, severity_In: [INFO, WARN], timestamp_Gte: $gte, timestamp_Lte: $lte) { start counts { severity count } } }`;
+  const histogram = await timed(3, () => query(HISTOGRAM, { text: "ORDER", ...range }));
+  const histogramAll = await timed(3, () => query(`query($gte: DateTime, $lte: DateTime) { logHistogram(timestamp_Gte: $gte, timestamp_Lte: $lte) { start counts { severity count } } }`, range));
+  await new Promise((r) => setTimeout(r, 250)); // one more stats line
+  const heap = Math.max(...server.heapMb);
+  server.child.kill("SIGTERM");
+
+  const rows: Array<[string, number, string, string, string]> = [
+    ["executionResults(instance, first: 50)", executions, "ms", "<= 5 ms", `${(executions / trivial).toFixed(1)}x a trivial query (${trivial.toFixed(2)} ms)`],
+    ["logs: common term + severity + range, 100", common, "ms", "<= 50 ms", `${(common / readAll).toFixed(2)}x reading all logs with fs (${readAll.toFixed(0)} ms)`],
+    ["logs: rare term + severity + range, 100", rare, "ms", "<= 500 ms", `${(rare / readAll).toFixed(2)}x reading all logs with fs`],
+    ["logHistogram: common term + severity + range", histogram, "ms", "<= 300 ms", `${(histogram / readAll).toFixed(2)}x reading all logs with fs`],
+    ["logHistogram: every line in the range", histogramAll, "ms", "<= 300 ms", `${(histogramAll / readAll).toFixed(2)}x reading all logs with fs`],
+    ["server heap during the log queries (max)", heap, "MB", "<= 100 MB", ""],
+  ];
+  process.stdout.write(`\n${"figure (p50)".padEnd(46)}  ${"value".padStart(10)}  ${"target".padStart(9)}  ratio\n`);
+  for (const [name, value, unit, target, ratio] of rows) process.stdout.write(`${name.padEnd(46)}  ${`${value.toFixed(unit === "MB" ? 0 : 1)} ${unit}`.padStart(10)}  ${target.padStart(9)}  ${ratio}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
