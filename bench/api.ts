@@ -10,72 +10,14 @@
 //    file with `fs` for the scans.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { encode } from "@msgpack/msgpack";
-import { newId } from "../server/src/ids";
-import { ExecutionScope } from "../server/src/store/executions";
-import { ROOT, serveFixture } from "./inProcess";
-
-const EXECUTIONS = 100_000;
-const INSTANCES = 50;
-const LINES_PER_EXECUTION = 10;
-const DAYS = 7;
-/** The rare term is in one line of this many executions (about ten lines in all). */
-const RARE_EVERY = 10_007;
+import { DAYS, EXECUTIONS, INSTANCES, LINES_PER_EXECUTION, RARE_EVERY, makeData } from "./apiData";
+import { ROOT } from "./inProcess";
 
 const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}\n`);
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-
-const MESSAGES: Array<[string, (i: number) => string]> = [
-  ["INFO", () => "Starting Instance Execution..."],
-  ["DEBUG", (i) => `Fetching customer record ${i % 9973} from the CRM`],
-  ["INFO", (i) => `Received order ${i} with ${1 + (i % 7)} line items`],
-  ["DEBUG", (i) => `Mapped ${1 + (i % 7)} line items to warehouse SKUs`],
-  ["INFO", (i) => `Posting order ${i} to the warehouse API at https://wms.example.com/v2/orders`],
-  ["WARN", (i) => `Warehouse API answered slowly (${200 + (i % 800)} ms); continuing`],
-  ["INFO", (i) => `Order ${i} accepted by the warehouse as shipment ${i * 7}`],
-  ["DEBUG", (i) => `Updated sync cursor to ${i}`],
-  ["METRIC", (i) => `{"orders": 1, "lineItems": ${1 + (i % 7)}}`],
-  ["INFO", (i) => `Ending Instance Execution (SUCCESS, ${20 + (i % 300)} ms)`],
-];
-
-async function makeData(dataDir: string): Promise<void> {
-  const served = await serveFixture("trivial", dataDir);
-  const { runtime } = served;
-  const integration = runtime.integration!;
-  const scopes: ExecutionScope[] = [];
-  for (let i = 0; i < INSTANCES; i++) {
-    const customer = runtime.instances.createCustomer({ name: `Customer ${i}` });
-    const instance = runtime.instances.createInstance({ integrationId: integration.meta.id, customerId: customer.id, name: `Instance ${i}` });
-    await runtime.lifecycle.deploy(instance.id);
-    const fc = runtime.instances.flowConfigsOf(instance.id)[0];
-    scopes.push({ flowConfigId: fc.id, flowId: fc.flowId, flowName: runtime.flowById(fc.flowId)!.name, instanceId: instance.id, customerId: customer.id, integrationId: integration.meta.id, isTestExecution: false });
-  }
-  const store = runtime.store;
-  const stepResult = encode({ data: JSON.stringify({ order: { id: 1, lines: Array.from({ length: 20 }, (_, n) => ({ sku: `SKU-${n}`, qty: n, note: "x".repeat(40) })) } }), contentType: "application/json" });
-  const from = Date.now() - DAYS * 86_400_000;
-  const step = (DAYS * 86_400_000 - 60_000) / EXECUTIONS;
-  for (let i = 0; i < EXECUTIONS; i++) {
-    const id = newId("InstanceExecutionResult");
-    const at = Math.floor(from + i * step);
-    void store.accept(id, scopes[i % INSTANCES], "WEBHOOK", at, null);
-    store.started(id, at + 2, integration.meta.versionNumber);
-    store.stepResult(id, "onTrigger", stepResult, at + 2, at + 3, false);
-    let lines = "";
-    for (let n = 0; n < LINES_PER_EXECUTION; n++) {
-      const [severity, message] = MESSAGES[n];
-      const text = n === 5 && i % RARE_EVERY === 0 ? `Warehouse quarantined shipment ${i} for inspection` : message(i);
-      lines += JSON.stringify({ at: at + 3 + n, severity, stepName: "onExecution", executionId: id, message: text }) + "\n";
-    }
-    store.appendLogs(id, lines);
-    store.stepResult(id, "onExecution", stepResult, at + 3, at + 14, false);
-    store.ended(id, "SUCCESS", "COMPLETED", null, at + 15);
-    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r)); // let the appenders write
-  }
-  await store.flushed();
-  await served.stop();
-}
 
 class Server {
   readonly child: ChildProcess;
@@ -125,12 +67,23 @@ async function main() {
   const server = new Server(dataDir);
   await server.ready();
   const { token } = server;
-  const query = async (document: string, variables: Record<string, unknown> = {}) => {
-    const res = await fetch(`${server.url}/api`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: document, variables }) });
-    const json = (await res.json()) as any;
-    if (json.errors) throw new Error(JSON.stringify(json.errors));
-    return json.data;
-  };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const query = (document: string, variables: Record<string, unknown> = {}) =>
+    new Promise<any>((resolve, reject) => {
+      const body = JSON.stringify({ query: document, variables });
+      const req = http.request(`${server.url}/api`, { method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${token}` } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (text += d));
+        res.on("end", () => {
+          const json = JSON.parse(text);
+          if (json.errors) reject(new Error(JSON.stringify(json.errors)));
+          else resolve(json.data);
+        });
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
   // The index loads in the background after start-up: wait until it holds everything.
   t0 = performance.now();
   while ((await query("{ executionResults(first: 0) { totalCount } }")).executionResults.totalCount < EXECUTIONS) await new Promise((r) => setTimeout(r, 50));
@@ -169,6 +122,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, 250)); // one more stats line
   const heap = Math.max(...server.heapMb);
   server.child.kill("SIGTERM");
+  agent.destroy();
 
   const rows: Array<[string, number, string, string, string]> = [
     ["executionResults(instance, first: 50)", executions, "ms", "<= 5 ms", `${(executions / trivial).toFixed(1)}x a trivial query (${trivial.toFixed(2)} ms)`],

@@ -45,10 +45,13 @@ export interface ExecutionArgs extends PageArgs {
 
 /** Executions matching the arguments (and `within`, which a parent object fixes), newest first unless ordered otherwise. */
 export function executionResults(ctx: ApiContext, args: ExecutionArgs, within: ExecutionArgs = {}, candidates?: ExecutionRecord[]) {
-  const test = (a: ExecutionArgs) => executionFilter(a);
-  const matches = [test(args), test(within)];
+  const matches = executionFilter(args);
+  const fixed = executionFilter(within);
+  // An instance's (or flow config's) executions are read from the store's per-instance lists.
+  const instance = within.instance ?? args.instance ?? (within.flowConfig ?? args.flowConfig ? flowConfigOf(ctx, within.flowConfig ?? args.flowConfig)?.instanceId : undefined);
+  const store = ctx.runtime.store;
   const items: ExecutionRecord[] = [];
-  for (const x of candidates ?? ctx.runtime.store.executions.values()) if (matches[0](x) && matches[1](x)) items.push(x);
+  for (const x of candidates ?? (instance ? store.executionsOf(instance) : store.executions.values())) if (matches(x) && fixed(x)) items.push(x);
   const order = orderOf<ExecutionRecord>(args, { field: "STARTED_AT", direction: "DESC" }, (field) => {
     if (field === "STARTED_AT") return (x) => x.startedAt;
     if (field === "ENDED_AT") return (x) => x.endedAt ?? Number.MAX_SAFE_INTEGER;
@@ -91,7 +94,10 @@ function executionFilter(a: ExecutionArgs): (x: ExecutionRecord) => boolean {
   equal(a.resultType, (x) => x.resultType);
   among(a.resultType_In, (x) => x.resultType);
   equal(a.status, (x) => x.status);
-  return (x) => tests.every((t) => t(x));
+  return (x) => {
+    for (let i = 0; i < tests.length; i++) if (!tests[i](x)) return false;
+    return true;
+  };
 }
 
 /** Executions that link to `x` in one way (replays, retries, invoked executions). */

@@ -3,8 +3,8 @@
 
 import { GraphQLError } from "graphql";
 import { SEVERITIES, Severity } from "../../../protocol/executions";
-import type { ExecutionRecord, LogRecord } from "../store/executions";
-import type { LogFilter, LogPosition, StoredLog } from "../store/logs";
+import type { ExecutionRecord } from "../store/executions";
+import type { LineOwner, LogFilter, LogPosition, StoredLog } from "../store/logs";
 import { PageArgs, build, count } from "./connection";
 import { ApiContext, ApiResolvers, iso, orderOf, time } from "./context";
 import { flowConfigOf, flowNode, currentIntegration } from "./directory";
@@ -40,7 +40,7 @@ function decodePosition(value: string, name: string): LogPosition {
 }
 
 /** Lifecycle hooks' lines name their instance and flow instead of an execution. */
-const logType = (line: LogRecord) => (line.executionId ? "EXECUTION" : "MANAGEMENT");
+const logType = (line: LineOwner) => (line.executionId ? "EXECUTION" : "MANAGEMENT");
 
 /** The LogFilter for the arguments (and `within`, which a parent object fixes); null when nothing can match. */
 function logFilter(ctx: ApiContext, args: LogArgs, within: LogArgs): LogFilter | null {
@@ -138,8 +138,8 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
   const counts = Array.from({ length: args.buckets }, () => new Array<number>(SEVERITIES.length).fill(0));
   if (filter) {
-    await ctx.runtime.logs.each({ ...filter, from, to }, { descending: false, limit: Infinity }, ({ record }) => {
-      counts[Math.min(args.buckets - 1, Math.floor((record.at - from) / width))][SEVERITIES.indexOf(record.severity)]++;
+    await ctx.runtime.logs.each({ ...filter, from, to }, { descending: false, limit: Infinity }, (hit) => {
+      counts[Math.min(args.buckets - 1, Math.floor((hit.at - from) / width))][SEVERITIES.indexOf(hit.severity)]++;
       return true;
     });
   }

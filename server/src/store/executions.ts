@@ -125,6 +125,8 @@ export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
   /** When the latest execution of each instance and flow config started (`lastExecutedAt`), by their ids. */
   readonly lastStartedAt = new Map<string, number>();
+  /** Each instance's executions, oldest first: instance views read these instead of the whole index. */
+  private readonly byInstance = new Map<string, ExecutionRecord[]>();
   /** Ids of the executions that link to an execution, by its id (see `link`). */
   private readonly linkedFrom = new Map<string, string[]>();
   private readonly days = new Map<string, Day>();
@@ -264,6 +266,9 @@ export class ExecutionStore {
 
   /** Keeps the other direction of an execution's links (replays, retries, invoked executions), and lastStartedAt. */
   private link(x: ExecutionRecord): void {
+    const ofInstance = this.byInstance.get(x.scope.instanceId);
+    if (ofInstance) ofInstance.push(x);
+    else this.byInstance.set(x.scope.instanceId, [x]);
     for (const key of [x.scope.instanceId, x.scope.flowConfigId]) if (!(x.startedAt <= this.lastStartedAt.get(key)!)) this.lastStartedAt.set(key, x.startedAt);
     if (!x.links) return;
     for (const target of [x.links.invokedBy, x.links.replayOf, x.links.retryOf]) {
@@ -272,6 +277,11 @@ export class ExecutionStore {
       if (!list) this.linkedFrom.set(target, (list = []));
       list.push(x.id);
     }
+  }
+
+  /** An instance's executions, oldest first (removed instances keep theirs until retention). */
+  executionsOf(instanceId: string): readonly ExecutionRecord[] {
+    return this.byInstance.get(instanceId) ?? [];
   }
 
   /** Executions whose links name this one, oldest first: its replays, retries and invoked executions. */
@@ -385,6 +395,11 @@ export class ExecutionStore {
       if (x.day !== name) continue;
       this.executions.delete(id);
       this.linkedFrom.delete(id);
+    }
+    for (const [instanceId, list] of this.byInstance) {
+      const kept = list.filter((x) => x.day !== name);
+      if (kept.length) this.byInstance.set(instanceId, kept);
+      else this.byInstance.delete(instanceId);
     }
     await fs.promises.rm(path.join(this.root, name), { recursive: true, force: true });
   }

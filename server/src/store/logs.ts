@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { Severity } from "../../../protocol/executions";
+import { SEVERITIES, Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
@@ -25,8 +25,11 @@ export interface LogFilter {
   from?: number;
   to?: number;
   /** Scope filters (instance, customer, flow, …); the execution is undefined for lifecycle hooks' lines. */
-  scope?: (line: LogRecord, execution: ExecutionRecord | undefined) => boolean;
+  scope?: (line: LineOwner, execution: ExecutionRecord | undefined) => boolean;
 }
+
+/** Whose a line is: an execution's, or (for lifecycle hooks) an instance's flow's. */
+export type LineOwner = Pick<LogRecord, "executionId" | "instanceId" | "flowId">;
 
 export interface LogScan {
   descending: boolean;
@@ -37,23 +40,44 @@ export interface LogScan {
   limit: number;
 }
 
-const CHUNK_BYTES = 4 * 1024 * 1024;
+/** A matching line: where it is, its time and severity (read without parsing it), and how to parse it. Valid during its visit only. */
+export interface LogHit {
+  day: string;
+  offset: number;
+  at: number;
+  severity: Severity;
+  /** The whole record; valid only during the visit. */
+  parse: () => LogRecord;
+}
+
+/** Read from disk this much at a time. */
+const CHUNK_BYTES = 1024 * 1024;
+/**
+ * Searched this much at a time: the text of a window is a string small enough for V8's young
+ * generation (large objects go straight to the old one, which is collected rarely), so scanning
+ * hundreds of megabytes does not grow the heap.
+ */
+const WINDOW_BYTES = 64 * 1024;
 const DAY_MS = 86_400_000;
 
 /**
  * Searches the per-day `logs.ndjson` files without holding them in memory: days outside the time
  * range are skipped, one execution's lines are read from its stretch, and the rest is read in
- * 4 MB chunks, newest or oldest first, stopping as soon as the page is full. In a chunk the most
- * selective part of the filter (the text, the execution id, a single severity) is found with one
- * `indexOf` over the whole chunk, and only the lines it hits are parsed; without one, each line's
- * time, severity and execution are read from its fixed-order head without parsing it.
+ * chunks, newest or oldest first, stopping as soon as the page is full.
+ *
+ * Lines are searched as Latin-1 text, where string indexes are byte offsets and decoding is
+ * cheapest; an ASCII needle cannot match inside a multi-byte UTF-8 character there. The most
+ * selective part of the filter (the text, with a case-insensitive regular expression; the
+ * execution id; a single severity) is found across a whole window at once, and each hit's line is
+ * checked from its fixed-order head (`{"at":…,"severity":"…","stepName":…,"executionId":…,…,"message":"…"}`)
+ * without parsing it. Only lines that are returned are parsed, as UTF-8.
  */
 export class LogSearch {
   constructor(private readonly store: ExecutionStore) {}
 
   async find(filter: LogFilter, scan: LogScan): Promise<StoredLog[]> {
     const out: StoredLog[] = [];
-    await this.each(filter, scan, (log) => (out.push(log), out.length < scan.limit));
+    await this.each(filter, scan, (hit) => (out.push({ day: hit.day, offset: hit.offset, record: hit.parse() }), out.length < scan.limit));
     return out;
   }
 
@@ -69,7 +93,7 @@ export class LogSearch {
   }
 
   /** Calls `visit` with each matching line in scan order until it returns false. */
-  async each(filter: LogFilter, scan: LogScan, visit: (log: StoredLog) => boolean): Promise<void> {
+  async each(filter: LogFilter, scan: LogScan, visit: (hit: LogHit) => boolean): Promise<void> {
     const days = filter.execution ? [filter.execution.day] : this.store.listDays().filter((d) => inRange(d, filter));
     if (scan.descending) days.reverse();
     const matcher = new LineMatcher(filter, this.store);
@@ -85,7 +109,7 @@ export class LogSearch {
         start = filter.execution.logs.offset;
         end = Math.min(end, start + filter.execution.logs.length);
       }
-      // A position bounds its own day; the offsets of the lines themselves.
+      // A position bounds its own day: lines after (or before) the line at that offset.
       const low = scan.descending ? scan.before : scan.after;
       const high = scan.descending ? scan.after : scan.before;
       if (low?.day === day) start = Math.max(start, low.offset + 1);
@@ -103,36 +127,44 @@ function inRange(day: string, filter: LogFilter): boolean {
   return true;
 }
 
-/** Reads [start, end) of a file in chunks cut at line ends; lines that start before `start` are skipped. */
-async function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (log: StoredLog) => boolean): Promise<boolean> {
+/** Reads [start, end) of a file in chunks of whole lines; a line that begins before `start` is not wanted. */
+async function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (hit: LogHit) => boolean): Promise<boolean> {
   const handle = await fs.promises.open(file, "r");
   try {
-    // Chunks are whole lines: a line that begins before `start` (for an offset bound, the line
-    // at the bound) is not wanted, so reading starts at the next line.
-    let from = start;
-    if (start > 0) from = await nextLineStart(handle, start - 1, end);
+    let from = start > 0 ? await nextLineStart(handle, start - 1, end) : start;
     let to = end;
     const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(0, to - from)));
+    const hits: Hit[] = [];
+    // One hit object for the whole scan (a histogram visits a million lines): valid during its visit.
+    let current: Hit;
+    const hit: LogHit = { day, offset: 0, at: 0, severity: "INFO", parse: () => JSON.parse(buf.toString("utf8", current.start, current.end)) };
     while (from < to) {
       const size = Math.min(buf.length, to - from);
       const at = descending ? to - size : from;
       await readExactly(handle, buf, size, at);
-      let chunk = buf.subarray(0, size);
-      // Trim to whole lines: in ascending order drop the partial tail, in descending the partial head.
-      if (descending) {
-        const cut = at === from ? 0 : chunk.indexOf(0x0a) + 1;
-        if (cut === 0 && at !== from) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
-        chunk = chunk.subarray(cut);
-        const matches = matcher.lines(chunk, day, at + cut);
-        for (let i = matches.length - 1; i >= 0; i--) if (!visit(matches[i])) return false;
-        to = at + cut;
-      } else {
-        const last = at + size === to ? size : chunk.lastIndexOf(0x0a) + 1;
-        if (last === 0) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
-        chunk = chunk.subarray(0, last);
-        for (const match of matcher.lines(chunk, day, at)) if (!visit(match)) return false;
-        from = at + last;
+      // Whole lines only: ascending drops the partial tail, descending the partial head.
+      const first = descending && at !== from ? buf.subarray(0, size).indexOf(0x0a) + 1 : 0;
+      const last = !descending && at + size !== to ? buf.subarray(0, size).lastIndexOf(0x0a) + 1 : size;
+      if (first === 0 && descending && at !== from) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
+      if (last === 0) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
+      hits.length = 0;
+      for (let w = first; w < last; ) {
+        let cut = Math.min(last, w + WINDOW_BYTES);
+        if (cut < last) cut = buf.indexOf(0x0a, cut - 1) + 1 || last;
+        matcher.window(buf, w, cut, hits);
+        w = cut;
       }
+      const count = hits.length;
+      for (let i = 0; i < count; i++) {
+        const h = hits[descending ? count - 1 - i : i];
+        hit.offset = at + h.start;
+        hit.at = h.at;
+        hit.severity = h.severity;
+        current = h;
+        if (!visit(hit)) return false;
+      }
+      if (descending) to = at + first;
+      else from = at + last;
     }
     return true;
   } finally {
@@ -160,12 +192,29 @@ async function readExactly(handle: fs.promises.FileHandle, buf: Buffer, size: nu
   }
 }
 
-/** The filter applied to a chunk of whole lines. */
+/** A matching line in the chunk buffer: [start, end) and its head. */
+interface Hit {
+  start: number;
+  end: number;
+  at: number;
+  severity: Severity;
+}
+
+const HEAD = '{"at":';
+const SEVERITY = ',"severity":"';
+const EXECUTION_ID = '"executionId":';
+const MESSAGE = '"message":"';
+
+/** The filter applied to windows of whole lines. */
 class LineMatcher {
   private readonly severities: Set<string> | null;
+  /** The text filter, lower-cased; matched on parsed messages when it is not ASCII. */
   private readonly text: string | null;
-  /** What one indexOf over a chunk finds: the most selective literal the filter has. */
-  private readonly needle: { value: string; lowerCase: boolean } | null;
+  /** For an ASCII text: a case-insensitive expression for its JSON-escaped form. */
+  private readonly textPattern: RegExp | null;
+  /** A literal every matching line contains (the execution id, a single severity), when there is no text. */
+  private readonly literal: string | null;
+  private readonly executionId: string | null;
 
   constructor(
     private readonly filter: LogFilter,
@@ -173,98 +222,102 @@ class LineMatcher {
   ) {
     this.severities = filter.severities?.length ? new Set(filter.severities) : null;
     this.text = filter.text ? filter.text.toLowerCase() : null;
-    if (this.text) this.needle = { value: JSON.stringify(this.text).slice(1, -1), lowerCase: true };
-    else if (filter.execution) this.needle = { value: `"executionId":${JSON.stringify(filter.execution.id)}`, lowerCase: false };
-    else if (this.severities?.size === 1) this.needle = { value: `"severity":"${[...this.severities][0]}"`, lowerCase: false };
-    else this.needle = null;
+    const escaped = this.text && JSON.stringify(this.text).slice(1, -1);
+    this.textPattern = escaped && /^[\x00-\x7f]*$/.test(escaped) ? new RegExp(escaped.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi") : null;
+    this.executionId = filter.execution?.id ?? null;
+    this.literal = this.executionId ? `${EXECUTION_ID}${JSON.stringify(this.executionId)}` : this.severities?.size === 1 ? `${SEVERITY}${[...this.severities][0]}"` : null;
   }
 
-  lines(chunk: Buffer, day: string, base: number): StoredLog[] {
-    const out: StoredLog[] = [];
-    const text = chunk.toString("utf8");
-    // Offsets are bytes; string indexes equal them while the text is ASCII, and are converted otherwise.
-    const ascii = text.length === chunk.length;
-    const offsetOf = ascii ? (i: number) => base + i : byteOffsets(text, base);
-    if (this.needle) {
-      const { value, lowerCase } = this.needle;
-      const haystack = lowerCase ? text.toLowerCase() : text;
-      // Case mapping that changes lengths (rare scripts) breaks index arithmetic: go line by line.
-      const find = haystack.length === text.length ? (from: number) => haystack.indexOf(value, from) : (from: number) => lowerIndexOf(text, value, from);
-      let from = 0;
-      for (;;) {
-        const hit = find(from);
-        if (hit < 0) break;
-        const lineStart = text.lastIndexOf("\n", hit) + 1;
-        let lineEnd = text.indexOf("\n", hit);
-        if (lineEnd < 0) lineEnd = text.length;
-        this.take(text, lineStart, lineEnd, day, offsetOf, out);
-        from = lineEnd + 1;
+  /** Appends the matching lines of buf[from, to) (whole lines) to `hits`. */
+  window(buf: Buffer, from: number, to: number, hits: Hit[]): void {
+    const s = buf.toString("latin1", from, to);
+    if (this.textPattern) {
+      const pattern = this.textPattern;
+      pattern.lastIndex = 0;
+      for (let m = pattern.exec(s); m; m = pattern.exec(s)) {
+        const lineStart = s.lastIndexOf("\n", m.index) + 1;
+        const lineEnd = endOfLine(s, m.index);
+        this.line(buf, s, from, lineStart, lineEnd, m.index, hits);
+        pattern.lastIndex = lineEnd + 1;
+      }
+    } else if (this.literal && !this.text) {
+      for (let hit = s.indexOf(this.literal); hit >= 0; ) {
+        const lineStart = s.lastIndexOf("\n", hit) + 1;
+        const lineEnd = endOfLine(s, hit);
+        this.line(buf, s, from, lineStart, lineEnd, -1, hits);
+        hit = s.indexOf(this.literal, lineEnd + 1);
       }
     } else {
-      for (let lineStart = 0; lineStart < text.length; ) {
-        let lineEnd = text.indexOf("\n", lineStart);
-        if (lineEnd < 0) lineEnd = text.length;
-        if (lineEnd > lineStart && this.headMatches(text, lineStart)) this.take(text, lineStart, lineEnd, day, offsetOf, out);
+      for (let lineStart = 0; lineStart < s.length; ) {
+        const lineEnd = endOfLine(s, lineStart);
+        if (lineEnd > lineStart) this.line(buf, s, from, lineStart, lineEnd, -1, hits);
         lineStart = lineEnd + 1;
       }
     }
-    return out;
   }
 
-  /** Time and severity from the head every line starts with: `{"at":<ms>,"severity":"<S>",…`. */
-  private headMatches(text: string, lineStart: number): boolean {
-    if (this.filter.from === undefined && this.filter.to === undefined && !this.severities) return true;
-    const comma = text.indexOf(",", lineStart + 6);
-    const at = Number(text.slice(lineStart + 6, comma));
-    if (this.filter.from !== undefined && at < this.filter.from) return false;
-    if (this.filter.to !== undefined && at > this.filter.to) return false;
-    if (this.severities) {
-      const s = comma + 13; // past `,"severity":"`
-      if (!this.severities.has(text.slice(s, text.indexOf('"', s)))) return false;
-    }
-    return true;
-  }
-
-  private take(text: string, lineStart: number, lineEnd: number, day: string, offsetOf: (i: number) => number, out: StoredLog[]): void {
-    let record: LogRecord;
-    try {
-      record = JSON.parse(text.slice(lineStart, lineEnd));
-    } catch {
-      return; // a damaged line is skipped, as the journal's are
-    }
+  /** Checks one line (s[lineStart, lineEnd), the window starting at buf[base]); `textHit` is where the text matched. */
+  private line(buf: Buffer, s: string, base: number, lineStart: number, lineEnd: number, textHit: number, hits: Hit[]): void {
     const f = this.filter;
-    if (f.from !== undefined && record.at < f.from) return;
-    if (f.to !== undefined && record.at > f.to) return;
-    if (this.severities && !this.severities.has(record.severity)) return;
-    if (this.text && !record.message.toLowerCase().includes(this.text)) return;
-    if (f.execution && record.executionId !== f.execution.id) return;
-    if (f.scope && !f.scope(record, record.executionId ? this.store.executions.get(record.executionId) : undefined)) return;
-    out.push({ day, offset: offsetOf(lineStart), record });
-  }
-}
-
-/** Byte offsets of string indexes in text that is not all ASCII; indexes are asked in increasing order. */
-function byteOffsets(text: string, base: number): (i: number) => number {
-  let index = 0;
-  let bytes = base;
-  return (i) => {
-    if (i < index) {
-      index = 0;
-      bytes = base;
+    const start = base + lineStart;
+    const end = base + lineEnd;
+    let at: number;
+    let severity: Severity | undefined;
+    let owner: LineOwner | null = null;
+    if (s.startsWith(HEAD, lineStart)) {
+      // Digits read in place, and the severity by its first letter (each severity's is different).
+      let i = lineStart + HEAD.length;
+      at = 0;
+      for (let c = s.charCodeAt(i); c >= 48 && c <= 57; c = s.charCodeAt(++i)) at = at * 10 + c - 48;
+      severity = SEVERITY_BY_INITIAL[s.charCodeAt(i + SEVERITY.length)];
+      if (!severity) return;
+    } else {
+      const record = parseLine(buf, start, end); // not a line Refract wrote: read it the slow way
+      if (!record) return;
+      ({ at, severity } = record);
+      owner = record;
     }
-    bytes += Buffer.byteLength(text.slice(index, i));
-    index = i;
-    return bytes;
-  };
+    if (f.from !== undefined && at < f.from) return;
+    if (f.to !== undefined && at > f.to) return;
+    if (this.severities && !this.severities.has(severity)) return;
+    if (this.text) {
+      if (this.textPattern) {
+        const message = s.indexOf(MESSAGE, lineStart);
+        if (message < 0 || message > textHit) return; // the text matched another field
+      } else {
+        if (!/[\x80-\xff]/.test(s.slice(lineStart, lineEnd))) return; // a non-ASCII needle needs non-ASCII bytes
+        if (!parseLine(buf, start, end)?.message.toLowerCase().includes(this.text)) return;
+      }
+    }
+    if (this.executionId || f.scope) {
+      owner ??= this.owner(buf, s, lineStart, start, end);
+      if (!owner) return;
+      if (this.executionId && owner.executionId !== this.executionId) return;
+      if (f.scope && !f.scope(owner, owner.executionId ? this.store.executions.get(owner.executionId) : undefined)) return;
+    }
+    hits.push({ start, end, at, severity });
+  }
+
+  /** The execution id from the head; lifecycle hooks' lines (no execution) are parsed for their instance and flow. */
+  private owner(buf: Buffer, s: string, lineStart: number, start: number, end: number): LineOwner | null {
+    const key = s.indexOf(EXECUTION_ID, lineStart) + EXECUTION_ID.length;
+    if (s.charCodeAt(key) === 0x22) return { executionId: s.slice(key + 1, s.indexOf('"', key + 1)) };
+    return parseLine(buf, start, end);
+  }
 }
 
-/** indexOf ignoring case, for text whose lower-case form has other lengths (rare scripts). */
-function lowerIndexOf(text: string, lowerNeedle: string, from: number): number {
-  for (let lineStart = from; lineStart < text.length; ) {
-    let lineEnd = text.indexOf("\n", lineStart);
-    if (lineEnd < 0) lineEnd = text.length;
-    if (text.slice(lineStart, lineEnd).toLowerCase().includes(lowerNeedle)) return lineStart;
-    lineStart = lineEnd + 1;
+/** A line as UTF-8 JSON; null for a damaged line, which is skipped (as the journal's are). */
+function parseLine(buf: Buffer, start: number, end: number): LogRecord | null {
+  try {
+    return JSON.parse(buf.toString("utf8", start, end));
+  } catch {
+    return null;
   }
-  return -1;
+}
+
+const SEVERITY_BY_INITIAL: Record<number, Severity> = Object.fromEntries(SEVERITIES.map((s) => [s.charCodeAt(0), s]));
+
+function endOfLine(s: string, from: number): number {
+  const end = s.indexOf("\n", from);
+  return end < 0 ? s.length : end;
 }
