@@ -9,6 +9,7 @@ import {
   StepName,
 } from "../../../protocol/executions";
 import { AppendFile, cutTornTail } from "./appendFile";
+import { eachWindow } from "./lines";
 
 /** Where a blob lives in its day's `blobs.bin`. */
 export interface BlobRef {
@@ -111,8 +112,6 @@ interface Day {
 const WHOLE_DAY: BlobRef = { offset: 0, length: Number.MAX_SAFE_INTEGER };
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
-/** Journal lines replayed per macrotask while loading, so the server stays responsive. */
-const LINES_PER_SLICE = 5000;
 
 /**
  * Executions, step results and logs, in append-only files, one folder per UTC day:
@@ -152,35 +151,35 @@ export class ExecutionStore {
       sizes.set(day, cutTornTail(path.join(dir, "journal.ndjson")));
     }
     await replayAfter;
-    const sources = [...sizes].map(([day, size]) => ({ day, text: readPrefix(path.join(this.root, day, "journal.ndjson"), size) }));
     const loaded: ExecutionRecord[] = [];
-    for (const { day, text } of sources) {
+    for (const [day, size] of sizes) {
       const scopes = new Map<string, ExecutionScope>();
-      const lines = (await text).split("\n");
-      for (let i = 0; i < lines.length; i++) {
-        if (i > 0 && i % LINES_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
-        if (!lines[i]) continue;
-        let entry: JournalEntry;
-        try {
-          entry = JSON.parse(lines[i]);
-        } catch {
-          process.stderr.write(`refract: skipped an unreadable journal line in ${day}\n`);
-          continue;
+      await eachWindow(path.join(this.root, day, "journal.ndjson"), 0, size, false, (buf, from, to) => {
+        for (const line of buf.toString("utf8", from, to).split("\n")) {
+          if (!line) continue;
+          let entry: JournalEntry;
+          try {
+            entry = JSON.parse(line);
+          } catch {
+            process.stderr.write(`refract: skipped an unreadable journal line in ${day}\n`);
+            continue;
+          }
+          if (entry.e === "scope") {
+            const { e: _, ...scope } = entry;
+            scopes.set(scope.flowConfigId, scope);
+          } else if (entry.e === "accepted") {
+            const scope = scopes.get(entry.scope);
+            if (!scope || this.executions.has(entry.id)) continue;
+            const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
+            this.executions.set(x.id, x);
+            this.link(x);
+            loaded.push(x);
+          } else {
+            this.apply(entry);
+          }
         }
-        if (entry.e === "scope") {
-          const { e: _, ...scope } = entry;
-          scopes.set(scope.flowConfigId, scope);
-        } else if (entry.e === "accepted") {
-          const scope = scopes.get(entry.scope);
-          if (!scope || this.executions.has(entry.id)) continue;
-          const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
-          this.executions.set(x.id, x);
-          this.link(x);
-          loaded.push(x);
-        } else {
-          this.apply(entry);
-        }
-      }
+        return true;
+      });
     }
     const queued: ExecutionRecord[] = [];
     for (const x of loaded) {
@@ -422,16 +421,4 @@ function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
   return (
     a.flowId === b.flowId && a.flowName === b.flowName && a.instanceId === b.instanceId && a.customerId === b.customerId && a.integrationId === b.integrationId && a.isTestExecution === b.isTestExecution
   );
-}
-
-/** The first `size` bytes of a file as text, read without blocking. */
-async function readPrefix(file: string, size: number): Promise<string> {
-  const handle = await fs.promises.open(file, "r");
-  try {
-    const buf = Buffer.alloc(size);
-    await handle.read(buf, 0, size, 0);
-    return buf.toString("utf8");
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,6 +1,6 @@
-import * as fs from "node:fs";
 import { SEVERITIES, Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
+import { eachWindow } from "./lines";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -50,20 +50,12 @@ export interface LogHit {
   parse: () => LogRecord;
 }
 
-/** Read from disk this much at a time. */
-const CHUNK_BYTES = 1024 * 1024;
-/**
- * Searched this much at a time: the text of a window is a string small enough for V8's young
- * generation (large objects go straight to the old one, which is collected rarely), so scanning
- * hundreds of megabytes does not grow the heap.
- */
-const WINDOW_BYTES = 64 * 1024;
 const DAY_MS = 86_400_000;
 
 /**
  * Searches the per-day `logs.ndjson` files without holding them in memory: days outside the time
- * range are skipped, one execution's lines are read from its stretch, and the rest is read in
- * chunks, newest or oldest first, stopping as soon as the page is full.
+ * range are skipped, one execution's lines are read from its stretch, and the rest is read a
+ * window at a time (lines.ts), newest or oldest first, stopping as soon as the page is full.
  *
  * Lines are searched as Latin-1 text, where string indexes are byte offsets and decoding is
  * cheapest; an ASCII needle cannot match inside a multi-byte UTF-8 character there. The most
@@ -127,69 +119,26 @@ function inRange(day: string, filter: LogFilter): boolean {
   return true;
 }
 
-/** Reads [start, end) of a file in chunks of whole lines; a line that begins before `start` is not wanted. */
-async function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (hit: LogHit) => boolean): Promise<boolean> {
-  const handle = await fs.promises.open(file, "r");
-  try {
-    let from = start > 0 ? await nextLineStart(handle, start - 1, end) : start;
-    let to = end;
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(0, to - from)));
-    const hits: Hit[] = [];
-    // One hit object for the whole scan (a histogram visits a million lines): valid during its visit.
-    let current: Hit;
-    const hit: LogHit = { day, offset: 0, at: 0, severity: "INFO", parse: () => JSON.parse(buf.toString("utf8", current.start, current.end)) };
-    while (from < to) {
-      const size = Math.min(buf.length, to - from);
-      const at = descending ? to - size : from;
-      await readExactly(handle, buf, size, at);
-      // Whole lines only: ascending drops the partial tail, descending the partial head.
-      const first = descending && at !== from ? buf.subarray(0, size).indexOf(0x0a) + 1 : 0;
-      const last = !descending && at + size !== to ? buf.subarray(0, size).lastIndexOf(0x0a) + 1 : size;
-      if (first === 0 && descending && at !== from) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
-      if (last === 0) throw new Error(`A log line longer than ${CHUNK_BYTES} bytes in ${file}`);
-      hits.length = 0;
-      for (let w = first; w < last; ) {
-        let cut = Math.min(last, w + WINDOW_BYTES);
-        if (cut < last) cut = buf.indexOf(0x0a, cut - 1) + 1 || last;
-        matcher.window(buf, w, cut, hits);
-        w = cut;
-      }
-      const count = hits.length;
-      for (let i = 0; i < count; i++) {
-        const h = hits[descending ? count - 1 - i : i];
-        hit.offset = at + h.start;
-        hit.at = h.at;
-        hit.severity = h.severity;
-        current = h;
-        if (!visit(hit)) return false;
-      }
-      if (descending) to = at + first;
-      else from = at + last;
+/** Visits the matching lines of [start, end) of a day's file; resolves to false once `visit` has had enough. */
+function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (hit: LogHit) => boolean): Promise<boolean> {
+  const hits: Hit[] = [];
+  // One hit object for the whole scan (a histogram visits a million lines): valid during its visit.
+  let buffer: Buffer;
+  let current: Hit;
+  const hit: LogHit = { day, offset: 0, at: 0, severity: "INFO", parse: () => JSON.parse(buffer.toString("utf8", current.start, current.end)) };
+  return eachWindow(file, start, end, descending, (buf, from, to, fileOffset) => {
+    buffer = buf;
+    hits.length = 0;
+    matcher.window(buf, from, to, hits);
+    for (let i = 0; i < hits.length; i++) {
+      current = hits[descending ? hits.length - 1 - i : i];
+      hit.offset = fileOffset + current.start - from;
+      hit.at = current.at;
+      hit.severity = current.severity;
+      if (!visit(hit)) return false;
     }
     return true;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function nextLineStart(handle: fs.promises.FileHandle, position: number, end: number): Promise<number> {
-  const buf = Buffer.allocUnsafe(64 * 1024);
-  for (let at = position; at < end; at += buf.length) {
-    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, end - at), at);
-    const newline = buf.subarray(0, bytesRead).indexOf(0x0a);
-    if (newline >= 0) return at + newline + 1;
-    if (bytesRead === 0) break;
-  }
-  return end;
-}
-
-async function readExactly(handle: fs.promises.FileHandle, buf: Buffer, size: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < size) {
-    const { bytesRead } = await handle.read(buf, done, size - done, position + done);
-    if (bytesRead === 0) throw new Error("A log file shrank while being read");
-    done += bytesRead;
-  }
+  });
 }
 
 /** A matching line in the chunk buffer: [start, end) and its head. */
