@@ -138,9 +138,8 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
   const counts = Array.from({ length: args.buckets }, () => new Array<number>(SEVERITIES.length).fill(0));
   if (filter) {
-    await ctx.runtime.logs.each({ ...filter, from, to }, { descending: false, limit: Infinity }, (hit) => {
-      counts[Math.min(args.buckets - 1, Math.floor((hit.at - from) / width))][SEVERITIES.indexOf(hit.severity)]++;
-      return true;
+    await ctx.runtime.logs.tally({ ...filter, from, to }, (at, severity) => {
+      counts[Math.min(args.buckets - 1, Math.floor((at - from) / width))][SEVERITIES.indexOf(severity)]++;
     });
   }
   return counts.map((bySeverity, i) => ({

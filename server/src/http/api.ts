@@ -38,6 +38,7 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: Incomi
     if (!given || !timingSafeEqual(digest(given), expected)) {
       return sendJson(res, 401, { errors: [{ message: given ? "Invalid token" : "Missing token: send Authorization: Bearer <token> (refract serve prints it)" }] }, { "www-authenticate": "Bearer" });
     }
+    const began = performance.now();
     let body: string | null = null;
     if (req.method === "POST") {
       body = await readBody(req, options.maxBodyBytes);
@@ -51,7 +52,8 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: Incomi
       raw: req,
       context: { runtime, blobs: options.blobs, origin },
     });
-    res.writeHead(init.status, init.statusText, { ...init.headers, "cache-control": "no-store" });
+    // Server-Timing: what the server spent on the request, body read to answer ready.
+    res.writeHead(init.status, init.statusText, { ...init.headers, "cache-control": "no-store", "server-timing": `total;dur=${(performance.now() - began).toFixed(2)}` });
     res.end(text);
   };
 }

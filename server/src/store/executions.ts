@@ -10,6 +10,7 @@ import {
 } from "../../../protocol/executions";
 import { AppendFile, cutTornTail } from "./appendFile";
 import { eachWindow } from "./lines";
+import { indexRecords } from "./logIndex";
 
 /** Where a blob lives in its day's `blobs.bin`. */
 export interface BlobRef {
@@ -104,6 +105,8 @@ interface Day {
   journal: AppendFile;
   blobs: AppendFile;
   logs: AppendFile;
+  /** `logs.idx` (logIndex.ts). */
+  logIndex: AppendFile;
   /** The scope each flow config has in this day's journal, as last written. */
   scopes: Map<string, ExecutionScope>;
 }
@@ -116,7 +119,7 @@ const DAY_MS = 86_400_000;
 /**
  * Executions, step results and logs, in append-only files, one folder per UTC day:
  * `journal.ndjson` (one JSON entry per change of an execution), `blobs.bin` (trigger requests and
- * MessagePack step results, referenced by offset) and `logs.ndjson`. The journals are replayed
+ * MessagePack step results, referenced by offset), `logs.ndjson` and its index `logs.idx`. The journals are replayed
  * into an in-memory index in the background at start-up (`loaded`); blobs and logs are read on
  * demand. Retention deletes whole folders.
  */
@@ -227,6 +230,7 @@ export class ExecutionStore {
         journal: new AppendFile(path.join(dir, "journal.ndjson")),
         blobs: new AppendFile(path.join(dir, "blobs.bin")),
         logs: new AppendFile(path.join(dir, "logs.ndjson")),
+        logIndex: new AppendFile(path.join(dir, "logs.idx")),
         scopes: new Map(),
       };
       this.days.set(name, day);
@@ -329,17 +333,15 @@ export class ExecutionStore {
    * lines go to its day; lines without one (`id` null: lifecycle hooks) to today.
    */
   appendLogs(id: string | null, lines: string): void {
-    if (id === null) {
-      this.day(this.dayOf(Date.now())).logs.appendText(lines);
-      return;
-    }
-    const x = this.executions.get(id);
+    const x = id === null ? undefined : this.executions.get(id);
+    if (id !== null && !x) return;
+    const day = this.day(x ? x.day : this.dayOf(Date.now()));
+    const offset = day.logs.appendText(lines);
+    day.logIndex.append(new Uint8Array(indexRecords(lines, offset).buffer));
     if (!x) return;
-    const file = this.day(x.day).logs;
-    const offset = file.appendText(lines);
-    const logs = { offset: x.logs?.offset ?? offset, length: file.size - (x.logs?.offset ?? offset) };
+    const logs = { offset: x.logs?.offset ?? offset, length: day.logs.size - (x.logs?.offset ?? offset) };
     if (x.endedAt === null) x.logs = logs;
-    else this.write(x, { e: "logs", id, logs });
+    else this.write(x, { e: "logs", id: x.id, logs });
   }
 
   /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
@@ -366,13 +368,13 @@ export class ExecutionStore {
     return path.join(this.root, x.day, "blobs.bin");
   }
 
-  /** A day's log file, once what was appended to it is written, with its size; null when there is none. */
-  async logFile(day: string): Promise<{ file: string; size: number } | null> {
-    const open = this.days.get(day)?.logs;
-    if (open) await open.flushed();
+  /** A day's log file and its index (logIndex.ts), once what was appended to them is written; null when there is none. */
+  async logFile(day: string): Promise<{ file: string; size: number; index: string } | null> {
+    const open = this.days.get(day);
+    if (open) await Promise.all([open.logs.flushed(), open.logIndex.flushed()]);
     const file = path.join(this.root, day, "logs.ndjson");
     try {
-      return { file, size: open?.size ?? (await fs.promises.stat(file)).size };
+      return { file, size: open?.logs.size ?? (await fs.promises.stat(file)).size, index: path.join(this.root, day, "logs.idx") };
     } catch {
       return null;
     }
@@ -380,7 +382,7 @@ export class ExecutionStore {
 
   /** Resolves once everything appended so far is handed to the OS. */
   async flushed(): Promise<void> {
-    await Promise.all([...this.days.values()].flatMap((d) => [d.journal.flushed(), d.blobs.flushed(), d.logs.flushed()]));
+    await Promise.all([...this.days.values()].flatMap((d) => [d.journal.flushed(), d.blobs.flushed(), d.logs.flushed(), d.logIndex.flushed()]));
   }
 
   /** Retention: one day's executions, step results and logs go in one operation. */
@@ -388,7 +390,7 @@ export class ExecutionStore {
     const day = this.days.get(name);
     if (day) {
       this.days.delete(name);
-      await Promise.all([day.journal.close(), day.blobs.close(), day.logs.close()]);
+      await Promise.all([day.journal.close(), day.blobs.close(), day.logs.close(), day.logIndex.close()]);
     }
     for (const [id, x] of this.executions) {
       if (x.day !== name) continue;
@@ -408,7 +410,7 @@ export class ExecutionStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.days.values()].flatMap((d) => [d.journal.close(), d.blobs.close(), d.logs.close()]));
+    await Promise.all([...this.days.values()].flatMap((d) => [d.journal.close(), d.blobs.close(), d.logs.close(), d.logIndex.close()]));
     this.days.clear();
   }
 }

@@ -1,6 +1,7 @@
 import { SEVERITIES, Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 import { eachWindow } from "./lines";
+import { readIndex } from "./logIndex";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -77,6 +78,24 @@ export class LogSearch {
     let n = 0;
     await this.each(filter, { descending: false, limit: Infinity }, () => (n++, true));
     return n;
+  }
+
+  /**
+   * Calls `visit(at, severity)` for each matching line, in no set order: from the days' indexes
+   * when only time and severity filter (what a histogram of everything asks), else by scanning.
+   */
+  async tally(filter: LogFilter, visit: (at: number, severity: Severity) => void): Promise<void> {
+    const all = { descending: false, limit: Infinity };
+    if (filter.text || filter.scope || filter.execution) return this.each(filter, all, (hit) => (visit(hit.at, hit.severity), true));
+    const matcher = new LineMatcher(filter, this.store);
+    for (const day of this.store.listDays().filter((d) => inRange(d, filter))) {
+      const file = await this.store.logFile(day);
+      if (!file) continue;
+      const indexed = await readIndex(file.index, file.size, (at, severity) => {
+        if ((filter.from === undefined || at >= filter.from) && (filter.to === undefined || at <= filter.to) && (!filter.severities || filter.severities.includes(severity))) visit(at, severity);
+      });
+      if (!indexed) await scanFile(file.file, day, 0, file.size, false, matcher, (hit) => (visit(hit.at, hit.severity), true));
+    }
   }
 
   /** Every line of an execution, oldest first. */
