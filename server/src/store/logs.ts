@@ -47,8 +47,8 @@ export interface LogHit {
   offset: number;
   at: number;
   severity: Severity;
-  /** The whole record; valid only during the visit. */
-  parse: () => LogRecord;
+  /** The whole record (null for a damaged line); valid only during the visit. */
+  parse: () => LogRecord | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -70,7 +70,11 @@ export class LogSearch {
 
   async find(filter: LogFilter, scan: LogScan): Promise<StoredLog[]> {
     const out: StoredLog[] = [];
-    await this.each(filter, scan, (hit) => (out.push({ day: hit.day, offset: hit.offset, record: hit.parse() }), out.length < scan.limit));
+    await this.each(filter, scan, (hit) => {
+      const record = hit.parse();
+      if (record) out.push({ day: hit.day, offset: hit.offset, record });
+      return out.length < scan.limit;
+    });
     return out;
   }
 
@@ -144,7 +148,7 @@ function scanFile(file: string, day: string, start: number, end: number, descend
   // One hit object for the whole scan (a histogram visits a million lines): valid during its visit.
   let buffer: Buffer;
   let current: Hit;
-  const hit: LogHit = { day, offset: 0, at: 0, severity: "INFO", parse: () => JSON.parse(buffer.toString("utf8", current.start, current.end)) };
+  const hit: LogHit = { day, offset: 0, at: 0, severity: "INFO", parse: () => parseLine(buffer, current.start, current.end) };
   return eachWindow(file, start, end, descending, (buf, from, to, fileOffset) => {
     buffer = buf;
     hits.length = 0;
@@ -237,7 +241,7 @@ class LineMatcher {
       let i = lineStart + HEAD.length;
       at = 0;
       for (let c = s.charCodeAt(i); c >= 48 && c <= 57; c = s.charCodeAt(++i)) at = at * 10 + c - 48;
-      severity = SEVERITY_BY_INITIAL[s.charCodeAt(i + SEVERITY.length)];
+      severity = i + SEVERITY.length < lineEnd ? SEVERITY_BY_INITIAL[s.charCodeAt(i + SEVERITY.length)] : undefined;
       if (!severity) return;
     } else {
       const record = parseLine(buf, start, end); // not a line Refract wrote: read it the slow way
