@@ -5,7 +5,7 @@ import { createHandler } from "graphql-http";
 import { ApiContext, apiSchema } from "../api";
 import { Runtime } from "../runtime/runtime";
 import { BlobSigner } from "./blobs";
-import { sendJson } from "./respond";
+import { readBody, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
 
 /** GraphQL documents and variables are small; test payloads ride in them, so the webhook limit applies. */
@@ -41,8 +41,12 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: Incomi
     const began = performance.now();
     let body: string | null = null;
     if (req.method === "POST") {
-      body = await readBody(req, options.maxBodyBytes);
-      if (body === null) return sendJson(res, 413, { errors: [{ message: `The request body is larger than ${options.maxBodyBytes} bytes` }] });
+      const bytes = await readBody(req, options.maxBodyBytes);
+      if (bytes === null) {
+        sendJson(res, 413, { errors: [{ message: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }] }, { connection: "close" });
+        return void req.resume();
+      }
+      body = bytes.toString("utf8");
     }
     const [text, init] = await handle({
       method: req.method ?? "GET",
@@ -88,18 +92,4 @@ function documentCache(): { parse: typeof parse; validate: typeof validate } {
 /** Both sides hashed first, so the comparison takes the same time whatever the given token's length. */
 function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
-}
-
-/** The body as text, or null past the limit (the rest is drained, not buffered). */
-function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > limit ? null : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { FlowResponse, TriggerRequest } from "../runtime/messages";
 import { ExecutionWaiters, TriggerRefused } from "../runtime/invocation";
 import { Runtime } from "../runtime/runtime";
-import { sendJson } from "./respond";
+import { readBody, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
 
 export interface WebhookOptions {
@@ -124,25 +124,6 @@ function isHeaderAllowed(name: string, value: string): boolean {
 function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
   sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });
   req.resume();
-}
-
-/** The whole body, or null once it passes the limit. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners("data");
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function safeDecode(s: string): string {
