@@ -14,6 +14,7 @@ export const RECORD_BYTES = 16;
 export function indexRecords(lines: string, offset: number): Float64Array {
   const count = countLines(lines);
   const records = new Float64Array(count * 2);
+  const ascii = Buffer.byteLength(lines) === lines.length; // then string indexes are byte offsets
   let end = offset;
   let lineStart = 0;
   for (let n = 0; n < count; n++) {
@@ -22,7 +23,7 @@ export function indexRecords(lines: string, offset: number): Float64Array {
     let i = lineStart + 6; // past {"at":
     for (let c = lines.charCodeAt(i); c >= 48 && c <= 57; c = lines.charCodeAt(++i)) at = at * 10 + c - 48;
     const severity = SEVERITY_INDEX[lines.charCodeAt(i + 13)] ?? SEVERITIES.indexOf("INFO"); // past ,"severity":"
-    end += Buffer.byteLength(lines.slice(lineStart, lineEnd + 1));
+    end = ascii ? offset + lineEnd + 1 : end + Buffer.byteLength(lines.slice(lineStart, lineEnd + 1));
     records[2 * n] = at * 8 + severity;
     records[2 * n + 1] = end;
     lineStart = lineEnd + 1;
