@@ -77,7 +77,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       retentionDays: o.retentionDays,
     });
     const blobs = new BlobSigner(token);
-    const server = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000, blobs, token, host: o.host, allowedHosts: o.allowedHosts });
+    const { server, warm } = createHttpServer(runtime, { maxBodyBytes: o.maxBodyMb * 1024 * 1024, syncTimeoutMs: o.syncTimeoutS * 1000, blobs, token, host: o.host, allowedHosts: o.allowedHosts });
     let port: number;
     try {
       port = await listen(server, o.host, o.port, o.portIsDefault);
@@ -93,6 +93,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
 
     await runtime.start();
     printReady(o, out, runtime, url, token);
+    setImmediate(warm);
     runtime.on("build", (b: BuildState) => printBuild(o, out, runtime, b));
     runtime.on("execution", (x: ExecutionRecord) => printExecution(o, out, x));
 

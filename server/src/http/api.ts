@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { IncomingMessage, ServerResponse } from "node:http";
-import { DocumentNode, GraphQLError, GraphQLSchema, parse, validate } from "graphql";
+import { DocumentNode, GraphQLError, parse, validate } from "graphql";
 import { createHandler } from "graphql-http";
 import { ApiContext, apiSchema } from "../api";
 import { Runtime } from "../runtime/runtime";
@@ -21,15 +21,12 @@ export interface ApiOptions {
  * (a request with an Origin other than this server's is refused, and no CORS headers are ever
  * sent), and a bounded body. The Host header was checked by the listener.
  */
-export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: IncomingMessage, res: ServerResponse, url: RequestTarget) => Promise<void> {
-  const schema: GraphQLSchema = apiSchema();
+export function apiEndpoint(runtime: Runtime, options: ApiOptions): ApiEndpoint {
   const expected = digest(options.token);
-  const handle = createHandler<IncomingMessage, ApiContext, ApiContext>({
-    schema,
-    context: (req) => req.context,
-    ...documentCache(),
-  });
-  return async (req, res, url) => {
+  // Building the schema takes ~80 ms: not before the ready line (`serve` warms it right after).
+  let handler: ReturnType<typeof createHandler<IncomingMessage, ApiContext, ApiContext>> | null = null;
+  const graphql = () => (handler ??= createHandler<IncomingMessage, ApiContext, ApiContext>({ schema: apiSchema(), context: (req) => req.context, ...documentCache() }));
+  const endpoint: ApiEndpoint = async (req, res, url) => {
     const origin = `http://${req.headers.host}`;
     if (req.headers.origin !== undefined && req.headers.origin !== origin) {
       return sendJson(res, 403, { errors: [{ message: `Requests from ${req.headers.origin} are refused: the API answers this server's own pages and non-browser clients` }] });
@@ -48,7 +45,7 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: Incomi
       }
       body = bytes.toString("utf8");
     }
-    const [text, init] = await handle({
+    const [text, init] = await graphql()({
       method: req.method ?? "GET",
       url: url.pathname + url.search,
       headers: req.headers,
@@ -60,6 +57,14 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): (req: Incomi
     res.writeHead(init.status, init.statusText, { ...init.headers, "cache-control": "no-store", "server-timing": `total;dur=${(performance.now() - began).toFixed(2)}` });
     res.end(text);
   };
+  endpoint.warm = () => void graphql();
+  return endpoint;
+}
+
+export interface ApiEndpoint {
+  (req: IncomingMessage, res: ServerResponse, url: RequestTarget): Promise<void>;
+  /** Builds the schema now, so the first request does not wait for it. */
+  warm(): void;
 }
 
 /**

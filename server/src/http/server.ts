@@ -16,7 +16,7 @@ export interface HttpOptions extends WebhookOptions {
 }
 
 /** The one HTTP listener: webhooks, the GraphQL API and blob URLs; `/ui` joins it in a later issue. */
-export function createHttpServer(runtime: Runtime, options: HttpOptions): http.Server {
+export function createHttpServer(runtime: Runtime, options: HttpOptions): { server: http.Server; warm: () => void } {
   const api = apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes });
   const failed = (res: http.ServerResponse) => (err: unknown) => {
     if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
@@ -47,7 +47,7 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): http.S
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   server.keepAliveTimeout = 65_000;
-  return server;
+  return { server, warm: api.warm };
 }
 
 export interface RequestTarget {
