@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { SERVE_DEFAULTS as D, ServeError, ServeOptions, serve } from "./serve";
+import { SERVE_DEFAULTS as D, SERVE_LIMITS, ServeError, ServeOptions, serve } from "./serve";
 
 const USAGE = `Usage: refract serve <workspace> [options]
 
@@ -29,8 +29,9 @@ Options:
 /** Exit code 2: the command line itself is wrong. */
 class UsageError extends Error {}
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
+function integer(name: string, value: string | undefined, key: keyof typeof SERVE_LIMITS): number {
+  const [min, max] = SERVE_LIMITS[key];
+  if (value === undefined) return D[key];
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`);
@@ -76,19 +77,19 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
   if (!host.trim()) throw new UsageError("--host must not be empty");
   return {
     workspace,
-    port: integer("port", values.port, D.port, 0, 65535),
+    port: integer("port", values.port, "port"),
     portIsDefault: values.port === undefined,
     host,
     dataDir: path.resolve(values["data-dir"] ?? path.join(workspace, ".refract")),
     token,
-    executionTimeoutS: integer("execution-timeout", values["execution-timeout"], D.executionTimeoutS, 1, 86_400),
-    syncTimeoutS: integer("sync-timeout", values["sync-timeout"], D.syncTimeoutS, 1, 3600),
-    memoryLimitMb: integer("memory-limit", values["memory-limit"], D.memoryLimitMb, 32, 65_536),
-    workers: integer("workers", values.workers, D.workers, 1, 64),
-    maxBodyMb: integer("max-body", values["max-body"], D.maxBodyMb, 1, 1024),
-    maxConcurrency: integer("max-concurrency", values["max-concurrency"], D.maxConcurrency, 1, 100_000),
-    maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], D.maxChainDepth, 1, 1000),
-    retentionDays: integer("retention-days", values["retention-days"], D.retentionDays, 1, 36_500),
+    executionTimeoutS: integer("execution-timeout", values["execution-timeout"], "executionTimeoutS"),
+    syncTimeoutS: integer("sync-timeout", values["sync-timeout"], "syncTimeoutS"),
+    memoryLimitMb: integer("memory-limit", values["memory-limit"], "memoryLimitMb"),
+    workers: integer("workers", values.workers, "workers"),
+    maxBodyMb: integer("max-body", values["max-body"], "maxBodyMb"),
+    maxConcurrency: integer("max-concurrency", values["max-concurrency"], "maxConcurrency"),
+    maxChainDepth: integer("max-chain-depth", values["max-chain-depth"], "maxChainDepth"),
+    retentionDays: integer("retention-days", values["retention-days"], "retentionDays"),
     allowedHosts: (values["allowed-host"] ?? []).map((h) => {
       if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(h)) throw new UsageError(`--allowed-host takes a host name (optionally with :port), not "${h}"`);
       return h;
@@ -99,10 +100,11 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
   };
 }
 
-async function main(): Promise<void> {
+/** `refract <args>`: the CLI (the bin's entry is main.ts). */
+export async function runCli(args: string[]): Promise<void> {
   let options: ServeOptions | "help";
   try {
-    options = parseServeArgs(process.argv.slice(2));
+    options = parseServeArgs(args);
   } catch (err) {
     process.stderr.write(`refract: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -141,4 +143,3 @@ async function main(): Promise<void> {
   }
 }
 
-void main();

@@ -45,6 +45,19 @@ export const SERVE_DEFAULTS = {
   retentionDays: 14,
 } as const;
 
+/** The range each numeric option takes, whether it comes from a flag or an editor setting. */
+export const SERVE_LIMITS = {
+  port: [0, 65_535],
+  executionTimeoutS: [1, 86_400],
+  syncTimeoutS: [1, 3600],
+  memoryLimitMb: [32, 65_536],
+  workers: [1, 64],
+  maxBodyMb: [1, 1024],
+  maxConcurrency: [1, 100_000],
+  maxChainDepth: [1, 1000],
+  retentionDays: [1, 36_500],
+} as const satisfies Partial<Record<keyof typeof SERVE_DEFAULTS, readonly [number, number]>>;
+
 /** A problem that ends `serve` with exit code 1 and this message. */
 export class ServeError extends Error {}
 

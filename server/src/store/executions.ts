@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -125,6 +126,11 @@ const DAY_MS = 86_400_000;
  */
 export class ExecutionStore {
   readonly executions = new Map<string, ExecutionRecord>();
+  /**
+   * Live changes, for listeners such as the language server: `change` (execution, logged) when one
+   * is accepted, starts, stores a step, ends, or writes log lines (`logged`). Loading emits none.
+   */
+  readonly changes = new EventEmitter();
   /** When the latest execution of each instance and flow config started (`lastExecutedAt`), by their ids. */
   readonly lastStartedAt = new Map<string, number>();
   /** Each instance's executions, oldest first: instance views read these instead of the whole index. */
@@ -241,6 +247,7 @@ export class ExecutionStore {
   private write(x: ExecutionRecord, entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
     this.day(x.day).journal.appendText(JSON.stringify(entry) + "\n");
     this.apply(entry);
+    this.changes.emit("change", x, entry.e === "logs");
   }
 
   /**
@@ -264,6 +271,7 @@ export class ExecutionStore {
       ? { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref, links }
       : { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
     day.journal.appendText(JSON.stringify(entry) + "\n");
+    this.changes.emit("change", x, false);
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
   }
 
@@ -340,8 +348,9 @@ export class ExecutionStore {
     day.logIndex.append(new Uint8Array(indexRecords(lines, offset).buffer));
     if (!x) return;
     const logs = { offset: x.logs?.offset ?? offset, length: day.logs.size - (x.logs?.offset ?? offset) };
-    if (x.endedAt === null) x.logs = logs;
-    else this.write(x, { e: "logs", id: x.id, logs });
+    if (x.endedAt !== null) return this.write(x, { e: "logs", id: x.id, logs });
+    x.logs = logs;
+    this.changes.emit("change", x, true);
   }
 
   /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */

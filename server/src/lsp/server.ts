@@ -1,0 +1,138 @@
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ProposedFeatures, TextDocumentSyncKind, createConnection } from "vscode-languageserver/node";
+import { BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
+import type { BuildState } from "../runtime/runtime";
+import type { ExecutionRecord } from "../store/executions";
+import { SERVE_DEFAULTS, SERVE_LIMITS, Served, ServeOptions, serve } from "../serve";
+
+/** Execution changes go to the client at most this often, each execution once in its latest state. */
+const CHANGES_INTERVAL_MS = 100;
+
+/**
+ * The language server (started by the extension over node IPC): it hosts the same runtime, HTTP
+ * listener and API as `refract serve`, for the workspace folder the client opens, and pushes
+ * execution changes and build states to the client (protocol/lsp.ts).
+ */
+export function startLanguageServer(): void {
+  const connection = createConnection(ProposedFeatures.all);
+  let starting: Promise<Served> | null = null;
+  let applied: Settings = {};
+
+  connection.onInitialize((params) => {
+    const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
+    if (!folder?.startsWith("file:")) throw new Error("Refract needs a workspace folder on disk");
+    const workspace = fileURLToPath(folder);
+    const { settings, problems } = checkedSettings(params.initializationOptions);
+    for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}; using the default`);
+    applied = settings;
+    starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
+    starting.then(
+      (served) => follow(served),
+      (err) => void connection.window.showErrorMessage(`Refract could not start: ${(err as Error).message}`),
+    );
+    return {
+      capabilities: { textDocumentSync: TextDocumentSyncKind.None },
+      serverInfo: { name: "refract" },
+    };
+  });
+
+  connection.onRequest(RuntimeInfoRequest, async (): Promise<RuntimeInfo> => {
+    if (!starting) throw new Error("Refract has not been initialized");
+    const served = await starting;
+    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: Number(new URL(served.url).port), dataDir: served.runtime.options.dataDir };
+  });
+
+  // Every setting is read when the runtime starts: a change says what needs a restart.
+  connection.onDidChangeConfiguration(({ settings }) => {
+    const { settings: next, problems } = checkedSettings(settings?.refract);
+    for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}`);
+    const changed = (Object.keys({ ...applied, ...next }) as Array<keyof Settings>).filter((k) => applied[k] !== next[k]);
+    if (changed.length) void connection.window.showWarningMessage(`Refract: restart the runtime to apply ${changed.join(", ")}`);
+  });
+
+  connection.onShutdown(async () => {
+    const served = await starting?.catch(() => null);
+    await served?.stop();
+  });
+  connection.onExit(() => process.exit(0));
+
+  /** Forwards the runtime's build states and execution changes to the client. */
+  function follow(served: Served): void {
+    const { runtime } = served;
+    const sendBuild = (b: BuildState) => void connection.sendNotification(BuildStateNotification, { ok: b.ok, error: b.error, versionNumber: b.versionNumber });
+    sendBuild(runtime.build);
+    runtime.on("build", sendBuild);
+    const pending = new Map<string, { x: ExecutionRecord; logged: boolean }>();
+    let timer: NodeJS.Timeout | null = null;
+    runtime.store.changes.on("change", (x: ExecutionRecord, logged: boolean) => {
+      const seen = pending.get(x.id);
+      if (seen) seen.logged ||= logged;
+      else pending.set(x.id, { x, logged });
+      timer ??= setTimeout(() => {
+        timer = null;
+        const changes = [...pending.values()].map(({ x, logged }) => change(x, logged));
+        pending.clear();
+        void connection.sendNotification(ExecutionsChangedNotification, { changes });
+      }, CHANGES_INTERVAL_MS);
+    });
+  }
+
+  connection.listen();
+}
+
+function change(x: ExecutionRecord, logged: boolean): ExecutionChange {
+  return {
+    id: x.id,
+    status: x.status,
+    invokeType: x.invokeType,
+    flowId: x.scope.flowId,
+    flowName: x.scope.flowName,
+    instanceId: x.scope.instanceId,
+    customerId: x.scope.customerId,
+    startedAt: new Date(x.startedAt).toISOString(),
+    endedAt: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
+    error: x.error,
+    stepCount: x.steps.length,
+    logged,
+  };
+}
+
+type NumericSetting = "port" | "retentionDays" | "executionTimeoutS" | "memoryLimitMb" | "maxConcurrency";
+const NUMERIC: NumericSetting[] = ["port", "retentionDays", "executionTimeoutS", "memoryLimitMb", "maxConcurrency"];
+
+/** The settings that are valid; each invalid one is left out and named in `problems`. */
+export function checkedSettings(raw: unknown): { settings: Settings; problems: string[] } {
+  const settings: Settings = {};
+  const problems: string[] = [];
+  if (raw === undefined || raw === null) return { settings, problems };
+  if (typeof raw !== "object" || Array.isArray(raw)) return { settings, problems: ["the settings are not an object"] };
+  const given = raw as Record<string, unknown>;
+  for (const key of NUMERIC) {
+    const value = given[key];
+    if (value === undefined || value === null) continue;
+    const [min, max] = SERVE_LIMITS[key];
+    if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) settings[key] = value;
+    else problems.push(`refract.${key} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  }
+  for (const key of ["host", "dataDir", "entry"] as const) {
+    const value = given[key];
+    if (value === undefined || value === null || value === "") continue;
+    if (typeof value === "string" && value.trim()) settings[key] = value.trim();
+    else problems.push(`refract.${key} must be a non-empty string, not ${JSON.stringify(value)}`);
+  }
+  return { settings, problems };
+}
+
+function serveOptions(workspace: string, s: Settings): ServeOptions {
+  return {
+    ...SERVE_DEFAULTS,
+    ...s,
+    workspace,
+    portIsDefault: s.port === undefined,
+    dataDir: path.resolve(workspace, s.dataDir ?? ".refract"),
+    allowedHosts: [],
+    json: false,
+    workerScript: path.join(__dirname, "worker.js"),
+  };
+}

@@ -1,0 +1,108 @@
+import * as assert from "node:assert/strict";
+import { ChildProcess, fork } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { IPCMessageReader, IPCMessageWriter, ProtocolConnection, createProtocolConnection } from "vscode-languageserver-protocol/node";
+import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfoRequest } from "../../protocol/lsp";
+import { CLI, copyFixture, postJson, tmpDir, waitFor } from "../helpers";
+
+/** The language server as the extension starts it: the bin over node IPC, spoken to with the LSP protocol library. */
+class LanguageServer {
+  readonly child: ChildProcess;
+  readonly connection: ProtocolConnection;
+  readonly changes: ExecutionChange[] = [];
+  readonly builds: BuildState[] = [];
+  readonly messages: Array<{ type: number; message: string }> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor() {
+    this.child = fork(CLI, ["--node-ipc"], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+    this.connection = createProtocolConnection(new IPCMessageReader(this.child), new IPCMessageWriter(this.child));
+    this.connection.onNotification(ExecutionsChangedNotification, ({ changes }) => void this.changes.push(...changes));
+    this.connection.onNotification(BuildStateNotification, (b) => void this.builds.push(b));
+    // Messages for the user are requests (they could offer actions): answered with no choice.
+    this.connection.onRequest("window/showMessageRequest", (m: { type: number; message: string }) => {
+      this.messages.push(m);
+      return null;
+    });
+    this.connection.onNotification("window/logMessage", () => {});
+    this.connection.listen();
+  }
+
+  initialize(workspace: string, initializationOptions: unknown) {
+    return this.connection.sendRequest("initialize", { processId: process.pid, rootUri: pathToFileURL(workspace).href, capabilities: {}, initializationOptions, workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: "ws" }] });
+  }
+
+  async stop(): Promise<number | null> {
+    await this.connection.sendRequest("shutdown");
+    await this.connection.sendNotification("exit");
+    return this.exited;
+  }
+}
+
+describe("the language server (LSP mode of the server process)", function () {
+  this.timeout(60_000);
+
+  it("hosts the runtime for the workspace folder, tells where the API is, and pushes execution changes and builds", async () => {
+    const workspace = copyFixture("basic");
+    const dataDir = tmpDir("lsp-data");
+    const server = new LanguageServer();
+    const init: any = await server.initialize(workspace, { port: 0, dataDir, retentionDays: 3 });
+    assert.equal(init.serverInfo.name, "refract");
+    const info = await server.connection.sendRequest(RuntimeInfoRequest);
+    assert.match(info.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
+    assert.equal(info.dataDir, dataDir);
+    assert.ok(fs.existsSync(path.join(dataDir, "metadata.json")));
+    await waitFor(() => server.builds.length > 0, 20_000, "the first build state");
+    assert.deepEqual(server.builds[0], { ok: true, error: null, versionNumber: 1 });
+
+    // The API answers with the token the server handed over; a webhook's execution is pushed as it changes.
+    const api = await postJson(info.apiUrl, { query: "{ integrations { nodes { flows { nodes { name testUrl } } } } }" }, { authorization: `Bearer ${info.token}` });
+    const echo = api.json.data.integrations.nodes[0].flows.nodes.find((f: any) => f.name === "Echo");
+    assert.ok(echo.testUrl.startsWith(info.webhookBaseUrl));
+    const { json } = await postJson(echo.testUrl, { via: "lsp" });
+    const ended = await waitFor(() => server.changes.find((c) => c.id === json.executionId && c.status === "SUCCESS"), 20_000, "the execution's end");
+    assert.equal(ended.flowName, "Echo");
+    assert.equal(ended.stepCount, 2);
+    assert.ok(ended.endedAt);
+    assert.ok(server.changes.filter((c) => c.id === json.executionId).some((c) => c.logged), "log lines are announced");
+
+    // A broken build is pushed with its location; the last good version keeps running.
+    const index = path.join(workspace, "src", "index.ts");
+    fs.writeFileSync(index, fs.readFileSync(index, "utf8") + "\nconst broken: number = ;\n");
+    const failed = await waitFor(() => server.builds.find((b) => !b.ok), 30_000, "the failed build");
+    assert.match(failed.error!, /index\.ts:\d+:\d+/);
+
+    // Settings are read at start-up: a change says it needs a restart.
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, dataDir, retentionDays: 7 } } });
+    const warning = await waitFor(() => server.messages.find((m) => /restart the runtime to apply retentionDays/.test(m.message)), 20_000, "the restart warning");
+    assert.equal(warning.type, 2);
+
+    assert.equal(await server.stop(), 0);
+    assert.ok(!fs.existsSync(path.join(dataDir, "lock")), "shutdown stops the runtime and releases the data dir");
+  });
+
+  it("says which settings are wrong and starts with the defaults for them", async () => {
+    const workspace = copyFixture("basic");
+    const server = new LanguageServer();
+    await server.initialize(workspace, { port: "eighty", retentionDays: -1, memoryLimitMb: 1e9, dataDir: 7, entry: "" });
+    const info = await server.connection.sendRequest(RuntimeInfoRequest);
+    assert.ok(info.port > 0);
+    assert.equal(info.dataDir, path.join(workspace, ".refract"));
+    const errors = server.messages.filter((m) => m.type === 1).map((m) => m.message);
+    assert.ok(errors.some((m) => /refract\.port must be a whole number from 0 to 65535, not "eighty"/.test(m)));
+    assert.ok(errors.some((m) => /refract\.retentionDays/.test(m)));
+    assert.ok(errors.some((m) => /refract\.memoryLimitMb/.test(m)));
+    assert.ok(errors.some((m) => /refract\.dataDir must be a non-empty string/.test(m)));
+    assert.equal(errors.length, 4, "an empty entry means the default");
+    assert.equal(await server.stop(), 0);
+  });
+
+  it("refuses to start without a workspace folder on disk", async () => {
+    const server = new LanguageServer();
+    await assert.rejects(server.connection.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {} }), /needs a workspace folder on disk/);
+    server.child.kill();
+  });
+});
