@@ -1,5 +1,5 @@
-// One build per target. This issue needs the server's CLI and its worker; the extension client
-// and the webview join here later. `--watch` rebuilds on change, `--production` minifies.
+// One build per target: the server (the `refract` bin, which is also the language server), its
+// worker, and the extension's client; the webview joins here later. `--watch` rebuilds on change, `--production` minifies.
 import { chmodSync } from "node:fs";
 import * as esbuild from "esbuild";
 
@@ -15,6 +15,9 @@ const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
 const targets = [
   { entryPoints: ["server/src/main.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild"] },
   { entryPoints: ["server/src/runtime/worker.ts"], outfile: "dist/worker.js" },
+  { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
+  // The extension's integration tests, which VS Code loads into its extension host (test/integration/).
+  { entryPoints: ["test/integration/suite.ts"], outfile: "dist/test/integration.js", external: ["vscode"] },
 ];
 
 for (const target of targets) {

@@ -65,5 +65,28 @@ export const ExecutionLogs = typed<
   }
 }`);
 
+
+export interface ExecutionSummary {
+  id: string;
+  status: ExecutionStatus;
+  invokeType: string;
+  startedAt: string;
+  endedAt: string | null;
+  error: string | null;
+  flow: { name: string } | null;
+  instance: { name: string; isSystem: boolean } | null;
+}
+
+/** The newest executions, a page after a cursor (the Executions view). */
+export const RecentExecutions = typed<
+  { executionResults: { nodes: ExecutionSummary[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } },
+  { first: number; after?: string | null }
+>(`query RecentExecutions($first: Int!, $after: String) {
+  executionResults(first: $first, after: $after) {
+    nodes { id status invokeType startedAt endedAt error flow { name } instance { name isSystem } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`);
+
 /** Every document above, for validation against the schema. */
-export const OPERATIONS: Record<string, string> = { ExecutionSteps: String(ExecutionSteps), ExecutionLogs: String(ExecutionLogs) };
+export const OPERATIONS: Record<string, string> = { ExecutionSteps: String(ExecutionSteps), ExecutionLogs: String(ExecutionLogs), RecentExecutions: String(RecentExecutions) };

@@ -1,0 +1,115 @@
+import * as assert from "node:assert/strict";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { ROOT, copyFixture, tmpDir } from "../helpers";
+
+/**
+ * The extension in a real VS Code: code-server (VS Code 1.100.3's server and workbench) with the
+ * workbench in Debian's headless Chromium, driven by playwright-core; all installed by
+ * test/vscode/install.sh. The extension's own checks (suite.ts, bundled to
+ * dist/test/integration.js) run in code-server's Node extension host, started through the
+ * workbench's `payload` URL parameter (`extensionDevelopmentPath`, `extensionTestsPath`), and
+ * report back through `window.codeAutomationExit`, the mechanism VS Code's own browser
+ * integration tests use (internal to VS Code, hence the pinned code-server).
+ */
+const HOST = path.join(ROOT, ".vscode-host");
+const CODE_SERVER = path.join(HOST, "node_modules", ".bin", "code-server");
+
+describe("the extension in a real VS Code (code-server + Chromium)", function () {
+  this.timeout(15 * 60_000);
+  let server: ChildProcess | null = null;
+  let base: string;
+  let run: string;
+
+  before(async function () {
+    execFileSync("bash", [path.join(ROOT, "test", "vscode", "install.sh")], { env: { ...process.env, PREFIX: HOST }, stdio: ["ignore", "ignore", "inherit"], timeout: 12 * 60_000 });
+    run = tmpDir("vscode");
+    fs.mkdirSync(path.join(run, "user", "User"), { recursive: true });
+    fs.writeFileSync(
+      path.join(run, "user", "User", "settings.json"),
+      JSON.stringify({ "workbench.startupEditor": "none", "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "telemetry.telemetryLevel": "off", "update.mode": "none", "security.workspace.trust.enabled": false }),
+    );
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    // Its own process group, so that stopping it stops its extension hosts (and their language servers) too.
+    server = spawn(CODE_SERVER, ["--bind-addr", `127.0.0.1:${port}`, "--auth", "none", "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--user-data-dir", path.join(run, "user"), "--extensions-dir", path.join(run, "extensions")], {
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(run, "xdg") },
+      stdio: ["ignore", fs.openSync(path.join(run, "code-server.log"), "w"), fs.openSync(path.join(run, "code-server.log"), "a")],
+      detached: true,
+    });
+    for (let i = 0; !(await fetch(`${base}/healthz`).catch(() => null))?.ok; i++) {
+      if (i > 300) throw new Error(`code-server did not answer within 60 s; see ${path.join(run, "code-server.log")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  after(() => {
+    if (server?.pid) {
+      try {
+        process.kill(-server.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it("activates, starts the runtime, and shows executions as they happen", async () => {
+    const workspace = copyFixture("basic");
+    const { code, lines } = await extensionTests(base, workspace, path.join(run, "chromium"));
+    for (const line of lines) process.stdout.write(`      ${line}\n`);
+    const failed = lines.filter((l) => l.startsWith("not ok"));
+    assert.deepEqual(failed, []);
+    assert.ok(lines.filter((l) => l.startsWith("ok - ")).length >= 3, "the checks ran");
+    assert.equal(code, 0);
+  });
+});
+
+/** Opens the workbench with the extension under development and its tests; resolves with their exit code and output. */
+async function extensionTests(base: string, workspace: string, profile: string): Promise<{ code: unknown; lines: string[] }> {
+  // Installed beside code-server by test/vscode/install.sh, not a dependency of the project.
+  const { chromium } = require(path.join(HOST, "node_modules", "playwright-core"));
+  const remote = (p: string) => `vscode-remote://${new URL(base).host}${p}`;
+  const payload = JSON.stringify([
+    ["extensionDevelopmentPath", remote(ROOT)],
+    ["extensionTestsPath", remote(path.join(ROOT, "dist", "test", "integration.js"))],
+    ["skipWelcome", "true"],
+  ]);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const lines: string[] = [];
+    page.on("console", (m: { text(): string }) => {
+      // The workbench forwards the extension host's console with a styling prefix (`%c INFO color: …`).
+      const text = m.text();
+      const check = /(?:^| )((?:not )?ok - .*|timings \{.*)$/s.exec(text);
+      if (check) lines.push(check[1]);
+      else if (process.env.REFRACT_VSCODE_LOG) process.stdout.write(`[browser] ${text.slice(0, 300)}\n`);
+    });
+    const done = new Promise<unknown>((resolve) => void page.exposeFunction("codeAutomationExit", (code: unknown, logs?: Array<{ relativePath: string; contents: string }>) => {
+      if (process.env.REFRACT_VSCODE_LOG) for (const l of logs ?? []) process.stdout.write(`[exthost log ${l.relativePath}]\n${l.contents.slice(-3000)}\n`);
+      resolve(code);
+    }));
+    await page.exposeFunction("codeAutomationLog", () => {});
+    await page.goto(`${base}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+    const code = await Promise.race([done, new Promise((resolve) => setTimeout(() => resolve("timed out after 3 min"), 180_000))]);
+    return { code, lines };
+  } finally {
+    await context.close();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
