@@ -11,8 +11,8 @@ import { settings } from "./config";
 export class Ctx implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel("Refract", { log: true });
   readonly client: LanguageClient;
-  /** Resolves once the runtime is up; every data call waits for it. */
-  readonly runtime: Promise<{ info: RuntimeInfo; api: GraphQLClient }>;
+  /** Resolves once the runtime is up; every data call waits for it. A restart replaces it. */
+  private connected: Promise<{ info: RuntimeInfo; api: GraphQLClient }>;
   private readonly executionsChanged = new vscode.EventEmitter<ExecutionChange[]>();
   readonly onExecutionsChanged = this.executionsChanged.event;
   private readonly buildChanged = new vscode.EventEmitter<BuildState>();
@@ -38,11 +38,32 @@ export class Ctx implements vscode.Disposable {
       this.buildChanged.fire(build);
     });
     // Started in the background: activation does not wait for the runtime.
-    this.runtime = this.client.start().then(async () => {
+    this.connected = this.connect(this.client.start());
+  }
+
+  private connect(started: Promise<void>): Promise<{ info: RuntimeInfo; api: GraphQLClient }> {
+    const connected = started.then(async () => {
       const info = await this.client.sendRequest(RuntimeInfoRequest);
       return { info, api: new GraphQLClient(info.apiUrl, { headers: { authorization: `Bearer ${info.token}` } }) };
     });
-    this.runtime.catch((err) => this.output.appendLine(`Refract could not start: ${(err as Error).message}`));
+    connected.catch((err) => this.output.error(`Refract could not start: ${(err as Error).message}`));
+    return connected;
+  }
+
+  /** Where the runtime answers, once it is up. */
+  async runtime(): Promise<RuntimeInfo> {
+    return (await this.connected).info;
+  }
+
+  /** The GraphQL client for the runtime's API, once it is up. */
+  async api(): Promise<GraphQLClient> {
+    return (await this.connected).api;
+  }
+
+  /** Restarts the server process (and with it the runtime), for settings read at start-up. */
+  async restart(): Promise<void> {
+    this.connected = this.connect(this.client.restart());
+    await this.connected;
   }
 
   dispose(): void {

@@ -1,7 +1,11 @@
 import * as vscode from "vscode";
 import type { RuntimeInfo } from "../../protocol/lsp";
+import { registerCommands } from "./commands";
 import { Ctx } from "./ctx";
+import { ExecutionDocuments } from "./documents";
+import { CustomersView } from "./views/customers";
 import { ExecutionsView } from "./views/executions";
+import { InstancesView } from "./views/instances";
 
 /** What the extension exports: for its integration tests, and for other extensions. */
 export interface RefractApi {
@@ -9,6 +13,8 @@ export interface RefractApi {
   activationMs: number;
   /** Resolves once the runtime is up. */
   runtime(): Promise<RuntimeInfo>;
+  instances: InstancesView;
+  customers: CustomersView;
   executions: ExecutionsView;
 }
 
@@ -17,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
   const began = performance.now();
   const ctx = new Ctx(context);
   const executions = new ExecutionsView(ctx);
+  const views = { instances: new InstancesView(ctx), customers: new CustomersView(ctx, executions), executions };
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left);
   status.command = "refract.output.show";
   const showStatus = () => {
@@ -28,19 +35,16 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
   showStatus();
   context.subscriptions.push(
     ctx,
-    executions,
     status,
+    ...Object.values(views),
     ctx.onBuildChanged(showStatus),
-    vscode.window.registerTreeDataProvider("refract.executions", executions),
-    vscode.commands.registerCommand("refract.output.show", () => ctx.output.show()),
-    vscode.commands.registerCommand("refract.executions.loadMore", () => executions.loadMore()),
-    vscode.commands.registerCommand("refract.token.copy", async () => {
-      const { info } = await ctx.runtime;
-      await vscode.env.clipboard.writeText(info.token);
-      void vscode.window.showInformationMessage("Refract: API token copied");
-    }),
+    vscode.window.registerTreeDataProvider("refract.instances", views.instances),
+    vscode.window.registerTreeDataProvider("refract.customers", views.customers),
+    vscode.window.registerTreeDataProvider("refract.executions", views.executions),
+    vscode.workspace.registerTextDocumentContentProvider(ExecutionDocuments.scheme, new ExecutionDocuments(ctx)),
+    ...registerCommands(ctx, views),
   );
-  return { activationMs: performance.now() - began, runtime: async () => (await ctx.runtime).info, executions };
+  return { activationMs: performance.now() - began, runtime: () => ctx.runtime(), ...views };
 }
 
 export function deactivate(): void {

@@ -88,5 +88,153 @@ export const RecentExecutions = typed<
   }
 }`);
 
+export interface FlowSummary {
+  id: string;
+  name: string;
+  stableKey: string | null;
+  triggerKind: "WEBHOOK" | "SCHEDULE" | "INSTANCE_DEPLOY" | "INSTANCE_REMOVE";
+}
+
+export interface InstanceSummary {
+  id: string;
+  name: string;
+  isSystem: boolean;
+  enabled: boolean;
+  needsDeploy: boolean;
+  lastDeployedAt: string | null;
+  customer: { id: string; name: string };
+}
+
+/** The integration and its instances (the Instances view's top levels). */
+export const IntegrationTree = typed<
+  {
+    integrations: { nodes: Array<{ id: string; name: string; versionNumber: number; flows: { nodes: FlowSummary[] } }> };
+    instances: { nodes: InstanceSummary[] };
+  },
+  Record<string, never>
+>(`query IntegrationTree {
+  integrations { nodes { id name versionNumber flows { nodes { id name stableKey triggerKind } } } }
+  instances {
+    nodes { id name isSystem enabled needsDeploy lastDeployedAt customer { id name } }
+  }
+}`);
+
+export interface FlowConfigSummary {
+  id: string;
+  webhookUrl: string;
+  flow: FlowSummary & { schedule: { cron: string | null; timeZone: string | null; nextRunsAt: string[] } | null };
+}
+
+/** An instance's flow configs with their triggers (the Instances view's flows). */
+export const InstanceFlows = typed<{ instance: { flowConfigs: { nodes: FlowConfigSummary[] } } | null }, { id: string }>(`query InstanceFlows($id: ID!) {
+  instance(id: $id) {
+    flowConfigs { nodes { id webhookUrl flow { id name stableKey triggerKind schedule(instance: $id) { cron timeZone nextRunsAt(count: 1) } } } }
+  }
+}`);
+
+/** Customers and their instances (the Customers view). */
+export const CustomerTree = typed<
+  { customers: { nodes: Array<{ id: string; name: string; externalId: string | null; instances: { nodes: Array<{ id: string; name: string }> } }> } },
+  Record<string, never>
+>(`query CustomerTree {
+  customers(isSystem: false) { nodes { id name externalId instances { nodes { id name } } } }
+}`);
+
+/** An instance's newest executions. */
+export const InstanceExecutions = typed<{ instance: { executionResults: { nodes: ExecutionSummary[] } } | null }, { id: string; first: number }>(`query InstanceExecutions($id: ID!, $first: Int!) {
+  instance(id: $id) {
+    executionResults(first: $first) { nodes { id status invokeType startedAt endedAt error flow { name } instance { name isSystem } } }
+  }
+}`);
+
+type Linked = { id: string; status: ExecutionStatus; flow: { name: string } | null };
+
+/** What an execution's children in the Executions view show: its steps and its lineage. */
+export const ExecutionDetail = typed<
+  {
+    executionResult: {
+      id: string;
+      stepResults: { nodes: StepResultSummary[] };
+      lineage: { invokedBy: { execution: Linked | null } | null };
+      replayForExecution: Linked | null;
+      retryForExecution: Linked | null;
+      replays: { nodes: Linked[] };
+      retries: { nodes: Linked[] };
+      invokedExecutions: { nodes: Linked[] };
+    } | null;
+  },
+  { id: string }
+>(`query ExecutionDetail($id: ID!) {
+  executionResult(id: $id) {
+    id
+    stepResults { nodes { id stepName displayStepName startedAt endedAt hasError resultsUrl } }
+    lineage { invokedBy { execution { id status flow { name } } } }
+    replayForExecution { id status flow { name } }
+    retryForExecution { id status flow { name } }
+    replays { nodes { id status flow { name } } }
+    retries { nodes { id status flow { name } } }
+    invokedExecutions { nodes { id status flow { name } } }
+  }
+}`);
+
+type Payload<K extends string, T> = { [key in K]: { errors: Array<{ field: string; messages: string[] }> } & T };
+
+export const TestIntegrationFlow = typed<
+  Payload<"testIntegrationFlow", { testIntegrationFlowResult: { execution: { id: string } } | null }>,
+  { flow: string; payload: string; contentType: string; headers: string }
+>(`mutation TestIntegrationFlow($flow: ID!, $payload: String, $contentType: String, $headers: String) {
+  testIntegrationFlow(input: {id: $flow, payload: $payload, contentType: $contentType, headers: $headers}) {
+    testIntegrationFlowResult { execution { id } }
+    errors { field messages }
+  }
+}`);
+
+export const TestInstanceFlowConfig = typed<
+  Payload<"testInstanceFlowConfig", { testInstanceFlowConfigResult: { execution: { id: string } } | null }>,
+  { flowConfig: string; payload: string; contentType: string; headers: string }
+>(`mutation TestInstanceFlowConfig($flowConfig: ID!, $payload: String, $contentType: String, $headers: String) {
+  testInstanceFlowConfig(input: {id: $flowConfig, payload: $payload, contentType: $contentType, headers: $headers}) {
+    testInstanceFlowConfigResult { execution { id } }
+    errors { field messages }
+  }
+}`);
+
+export const ReplayExecution = typed<Payload<"replayExecution", { instanceExecutionResult: { id: string } | null }>, { id: string }>(`mutation ReplayExecution($id: ID!) {
+  replayExecution(input: {id: $id}) { instanceExecutionResult { id } errors { field messages } }
+}`);
+
+export const CancelExecution = typed<Payload<"cancelExecution", { instanceExecutionResult: { id: string } | null }>, { id: string }>(`mutation CancelExecution($id: ID!) {
+  cancelExecution(input: {id: $id}) { instanceExecutionResult { id } errors { field messages } }
+}`);
+
+export const DeployInstance = typed<Payload<"deployInstance", { instance: { id: string } | null }>, { id: string }>(`mutation DeployInstance($id: ID!) {
+  deployInstance(input: {id: $id}) { instance { id } errors { field messages } }
+}`);
+
+export const SetInstanceEnabled = typed<Payload<"updateInstance", { instance: { id: string; enabled: boolean } | null }>, { id: string; enabled: boolean }>(`mutation SetInstanceEnabled($id: ID!, $enabled: Boolean!) {
+  updateInstance(input: {id: $id, enabled: $enabled}) { instance { id enabled } errors { field messages } }
+}`);
+
+export const DeleteInstance = typed<Payload<"deleteInstance", { instance: { id: string; name: string } | null }>, { id: string }>(`mutation DeleteInstance($id: ID!) {
+  deleteInstance(input: {id: $id}) { instance { id name } errors { field messages } }
+}`);
+
+export const CreateCustomer = typed<Payload<"createCustomer", { customer: { id: string; name: string } | null }>, { name: string }>(`mutation CreateCustomer($name: String!) {
+  createCustomer(input: {name: $name}) { customer { id name } errors { field messages } }
+}`);
+
+export const RenameCustomer = typed<Payload<"updateCustomer", { customer: { id: string; name: string } | null }>, { id: string; name: string }>(`mutation RenameCustomer($id: ID!, $name: String!) {
+  updateCustomer(input: {id: $id, name: $name}) { customer { id name } errors { field messages } }
+}`);
+
+export const DeleteCustomer = typed<Payload<"deleteCustomer", { customer: { id: string } | null }>, { id: string }>(`mutation DeleteCustomer($id: ID!) {
+  deleteCustomer(input: {id: $id}) { customer { id } errors { field messages } }
+}`);
+
 /** Every document above, for validation against the schema. */
-export const OPERATIONS: Record<string, string> = { ExecutionSteps: String(ExecutionSteps), ExecutionLogs: String(ExecutionLogs), RecentExecutions: String(RecentExecutions) };
+export const OPERATIONS: Record<string, string> = Object.fromEntries(
+  Object.entries({
+    ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, InstanceFlows, CustomerTree, InstanceExecutions, ExecutionDetail,
+    TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
+  }).map(([name, document]) => [name, String(document)]),
+);

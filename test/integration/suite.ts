@@ -2,6 +2,8 @@
 // vscode.test.ts). VS Code calls `run()`; each check prints `ok - <name>` or `not ok - <name>: <why>`
 // on the console, which the runner reads, and a failure makes `run()` reject.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RefractApi } from "../../client/src/extension";
 
@@ -44,6 +46,79 @@ check("the Executions view shows a triggered execution when it ends, without pol
   }
   assert.fail("the execution did not appear as SUCCESS in the view");
 });
+
+check("the Instances view: the integration, its system instance first, and its flows with their triggers", async () => {
+  const [integration] = await api.instances.getChildren();
+  assert.equal(integration.kind, "integration");
+  assert.equal(api.instances.getTreeItem(integration).label, "Fixture Basic");
+  assert.match(String(api.instances.getTreeItem(integration).description), /^version 1/);
+  const [system] = await api.instances.getChildren(integration);
+  assert.ok(system.kind === "instance" && system.instance.isSystem);
+  const flows = await api.instances.getChildren(system);
+  const echo = flows.find((f) => f.kind === "flow" && f.flowConfig.flow.name === "Echo");
+  assert.ok(echo && echo.kind === "flow");
+  assert.match(String(api.instances.getTreeItem(echo).tooltip), /^WEBHOOK\nhttp:\/\/127\.0\.0\.1:\d+\/trigger\//);
+});
+
+check("Trigger Flow with a saved payload, then its step results, logs and a replay, all through the views and commands", async () => {
+  const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+  const payloads = path.join(folder, ".spectral", "flows", "echo", "payloads");
+  fs.mkdirSync(payloads, { recursive: true });
+  fs.writeFileSync(path.join(payloads, "hello.json"), JSON.stringify({ headers: { "x-from": "payload file" }, data: { hello: "from a payload file" }, contentType: "application/json" }));
+  const echo = await flowNode("Echo");
+  const id = await vscode.commands.executeCommand<string>("refract.flow.trigger", echo, path.join(payloads, "hello.json"));
+  assert.ok(id, "the command answers with the execution's id");
+  const node = await executionNode(id, "SUCCESS");
+  const children = await api.executions.getChildren(node);
+  const steps = children.filter((c) => c.kind === "step");
+  assert.deepEqual(steps.map((s) => String(api.executions.getTreeItem(s).label)), ["On Trigger", "On Execution"]);
+  const editor = await vscode.commands.executeCommand<vscode.TextEditor>("refract.step.open", steps[1]);
+  assert.deepEqual(JSON.parse(editor.document.getText()).body, { hello: "from a payload file" });
+  const logs = await vscode.commands.executeCommand<vscode.TextEditor>("refract.execution.openLogs", node);
+  assert.match(logs.document.getText(), /INFO +\[onTrigger\] Starting Instance Execution\.\.\./);
+  assert.match(logs.document.getText(), /Ending Instance Execution \(SUCCESS/);
+
+  const replay = await vscode.commands.executeCommand<string>("refract.execution.replay", node);
+  assert.ok(replay && replay !== id);
+  await executionNode(replay, "SUCCESS");
+  const linked = await api.executions.getChildren(node);
+  assert.ok(linked.some((c) => c.kind === "execution" && c.execution.id === replay && String(api.executions.getTreeItem(c).label) === "replay: Echo"));
+
+  const bad = path.join(payloads, "broken.json");
+  fs.writeFileSync(bad, "{ not json");
+  assert.equal(await vscode.commands.executeCommand("refract.flow.trigger", echo, bad), undefined, "a broken payload file is refused with a message");
+});
+
+check("Create, rename and delete a customer from the Customers view's commands", async () => {
+  const id = await vscode.commands.executeCommand<string>("refract.customer.create", "Acme");
+  assert.ok(id);
+  const customer = async () => (await api.customers.getChildren()).find((c) => c.kind === "customer" && c.id === id);
+  const node = await customer();
+  assert.ok(node && node.kind === "customer" && node.name === "Acme");
+  await vscode.commands.executeCommand("refract.customer.rename", node, "Acme Corp");
+  const renamed = await customer();
+  assert.ok(renamed && renamed.kind === "customer" && renamed.name === "Acme Corp");
+  await vscode.commands.executeCommand("refract.customer.delete", renamed, true);
+  assert.equal(await customer(), undefined);
+});
+
+async function flowNode(name: string) {
+  const [integration] = await api.instances.getChildren();
+  const [system] = await api.instances.getChildren(integration);
+  const flow = (await api.instances.getChildren(system)).find((f) => f.kind === "flow" && f.flowConfig.flow.name === name);
+  assert.ok(flow, `flow ${name} is in the Instances view`);
+  return flow;
+}
+
+/** The execution's item in the Executions view once it has the status. */
+async function executionNode(id: string, status: string) {
+  for (let i = 0; i < 100; i++) {
+    const node = (await api.executions.getChildren()).find((n) => n.kind === "execution" && n.execution.id === id);
+    if (node && node.kind === "execution" && node.execution.status === status) return node;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`execution ${id} did not reach ${status} in the Executions view`);
+}
 
 check("Copy API Token puts the runtime's token on the clipboard", async () => {
   await vscode.commands.executeCommand("refract.token.copy");

@@ -1,25 +1,25 @@
 import * as vscode from "vscode";
-import { ExecutionStatus, ExecutionSummary, RecentExecutions } from "../../../protocol/prismatic-api/operations";
+import { ExecutionDetail, ExecutionSummary, RecentExecutions, StepResultSummary } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
+import { executionItem } from "./items";
 
 const PAGE = 50;
 
-type Item = { kind: "execution"; execution: ExecutionSummary } | { kind: "more" };
+/** An execution's identity and what its item shows. */
+export type ExecutionRef = Pick<ExecutionSummary, "id" | "status" | "flow"> & Partial<ExecutionSummary>;
 
-const ICONS: Record<ExecutionStatus, vscode.ThemeIcon> = {
-  QUEUED: new vscode.ThemeIcon("clock"),
-  PENDING: new vscode.ThemeIcon("loading~spin"),
-  SUCCESS: new vscode.ThemeIcon("pass", new vscode.ThemeColor("testing.iconPassed")),
-  ERROR: new vscode.ThemeIcon("error", new vscode.ThemeColor("testing.iconFailed")),
-  CANCELED: new vscode.ThemeIcon("circle-slash"),
-};
+export type ExecutionNode =
+  | { kind: "execution"; execution: ExecutionRef; relation?: string }
+  | { kind: "step"; execution: ExecutionRef; step: StepResultSummary }
+  | { kind: "more" };
 
 /**
- * The Executions view: every execution, newest first, a page at a time ("Load more"). It reloads
- * what it shows when the server announces changes (protocol/lsp.ts), so it needs no polling.
+ * The Executions view: every execution, newest first, a page at a time ("Load more"); under
+ * each, its step results and its lineage (replay of, replays, invoked by, invoked executions,
+ * retry of, retries). It reloads when the server announces changes (protocol/lsp.ts): no polling.
  */
-export class ExecutionsView implements vscode.TreeDataProvider<Item>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<Item | undefined>();
+export class ExecutionsView implements vscode.TreeDataProvider<ExecutionNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ExecutionNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private shown = PAGE;
   private readonly subscription: vscode.Disposable;
@@ -28,33 +28,53 @@ export class ExecutionsView implements vscode.TreeDataProvider<Item>, vscode.Dis
     this.subscription = ctx.onExecutionsChanged(() => this.changed.fire(undefined));
   }
 
-  async getChildren(parent?: Item): Promise<Item[]> {
-    if (parent) return [];
-    const { api } = await this.ctx.runtime;
-    const { executionResults } = await api.request(RecentExecutions, { first: this.shown });
-    const items: Item[] = executionResults.nodes.map((execution) => ({ kind: "execution", execution }));
-    return executionResults.pageInfo.hasNextPage ? [...items, { kind: "more" }] : items;
+  async getChildren(parent?: ExecutionNode): Promise<ExecutionNode[]> {
+    const api = await this.ctx.api();
+    if (!parent) {
+      const { executionResults } = await api.request(RecentExecutions, { first: this.shown });
+      const items: ExecutionNode[] = executionResults.nodes.map((execution) => ({ kind: "execution", execution }));
+      return executionResults.pageInfo.hasNextPage ? [...items, { kind: "more" }] : items;
+    }
+    if (parent.kind !== "execution") return [];
+    const { executionResult: x } = await api.request(ExecutionDetail, { id: parent.execution.id });
+    if (!x) return [];
+    const linked = (relation: string, list: ExecutionRef[]): ExecutionNode[] => list.map((execution) => ({ kind: "execution", execution, relation }));
+    return [
+      ...x.stepResults.nodes.map((step): ExecutionNode => ({ kind: "step", execution: parent.execution, step })),
+      ...linked("invoked by", x.lineage.invokedBy?.execution ? [x.lineage.invokedBy.execution] : []),
+      ...linked("replay of", x.replayForExecution ? [x.replayForExecution] : []),
+      ...linked("retry of", x.retryForExecution ? [x.retryForExecution] : []),
+      ...linked("invoked", x.invokedExecutions.nodes),
+      ...linked("replay", x.replays.nodes),
+      ...linked("retry", x.retries.nodes),
+    ];
   }
 
-  getTreeItem(item: Item): vscode.TreeItem {
-    if (item.kind === "more") {
+  getTreeItem(node: ExecutionNode): vscode.TreeItem {
+    if (node.kind === "more") {
       const more = new vscode.TreeItem("Load more");
       more.command = { command: "refract.executions.loadMore", title: "Load more" };
       return more;
     }
-    const x = item.execution;
-    const tree = new vscode.TreeItem(x.flow?.name ?? "(flow removed)");
-    tree.id = x.id;
-    tree.iconPath = ICONS[x.status];
-    const duration = x.endedAt ? `${Date.parse(x.endedAt) - Date.parse(x.startedAt)} ms` : x.status.toLowerCase();
-    tree.description = `${duration} · ${relative(Date.parse(x.startedAt))} · ${x.invokeType}`;
-    tree.tooltip = `${x.status}${x.error ? `: ${x.error}` : ""}\n${x.instance?.name ?? ""}\n${x.startedAt}\n${x.id}`;
-    tree.contextValue = `execution.${x.status}`;
-    return tree;
+    if (node.kind === "step") {
+      const step = new vscode.TreeItem(node.step.displayStepName);
+      step.iconPath = new vscode.ThemeIcon(node.step.hasError ? "error" : "symbol-event");
+      step.description = `${Date.parse(node.step.endedAt) - Date.parse(node.step.startedAt)} ms`;
+      step.command = { command: "refract.step.open", title: "Open Step Result", arguments: [node] };
+      step.contextValue = "step";
+      return step;
+    }
+    const item = executionItem(node.execution, node.relation ? `${node.relation}: ` : "");
+    if (!node.relation) item.id = node.execution.id;
+    return item;
   }
 
   loadMore(): void {
     this.shown += PAGE;
+    this.refresh();
+  }
+
+  refresh(): void {
     this.changed.fire(undefined);
   }
 
@@ -62,12 +82,4 @@ export class ExecutionsView implements vscode.TreeDataProvider<Item>, vscode.Dis
     this.subscription.dispose();
     this.changed.dispose();
   }
-}
-
-function relative(at: number): string {
-  const s = Math.max(0, Math.round((Date.now() - at) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} d ago`;
 }

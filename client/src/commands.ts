@@ -1,0 +1,196 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { TypedDocumentString } from "graphql-request";
+import * as vscode from "vscode";
+import {
+  CancelExecution,
+  CreateCustomer,
+  DeleteCustomer,
+  DeleteInstance,
+  DeployInstance,
+  InstanceFlows,
+  IntegrationTree,
+  RecentExecutions,
+  RenameCustomer,
+  ReplayExecution,
+  SetInstanceEnabled,
+  TestInstanceFlowConfig,
+  TestIntegrationFlow,
+} from "../../protocol/prismatic-api/operations";
+import type { Ctx } from "./ctx";
+import { ExecutionDocuments } from "./documents";
+import type { CustomersView, CustomerNode } from "./views/customers";
+import type { ExecutionNode, ExecutionsView } from "./views/executions";
+import type { InstanceNode, InstancesView } from "./views/instances";
+
+export interface Views {
+  instances: InstancesView;
+  customers: CustomersView;
+  executions: ExecutionsView;
+}
+
+type FlowNode = Extract<InstanceNode, { kind: "flow" }>;
+type InstanceItem = Extract<InstanceNode, { kind: "instance" }>;
+type CustomerItem = Extract<CustomerNode, { kind: "customer" }>;
+type ExecutionItem = Extract<ExecutionNode, { kind: "execution" }>;
+type StepItem = Extract<ExecutionNode, { kind: "step" }>;
+
+/** A payload to trigger a flow with, as Prismatic's extension writes them (INTERFACES.md §6). */
+interface Payload {
+  data: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The `Refract: …` commands. Each takes the tree item it was invoked on (or asks, from the
+ * palette); tests and other extensions may pass what a picker would have asked for.
+ */
+export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
+  const mutate = async <R extends Record<string, { errors: Array<{ field: string; messages: string[] }> }>, V extends object>(document: TypedDocumentString<R, V>, variables: V): Promise<R[keyof R]> => {
+    const api = await ctx.api();
+    const data = (await api.request<R>(String(document), variables as Record<string, unknown>)) as R;
+    const payload = Object.values(data)[0] as R[keyof R];
+    if (payload.errors.length) throw new Error(payload.errors.map((e) => (e.field === "__all__" ? "" : `${e.field}: `) + e.messages.join(", ")).join("; "));
+    return payload;
+  };
+  const command = (id: string, run: (...args: any[]) => Promise<unknown> | unknown) =>
+    vscode.commands.registerCommand(id, async (...args: any[]) => {
+      try {
+        return await run(...args);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Refract: ${(err as Error).message}`);
+        return undefined;
+      }
+    });
+
+  return [
+    command("refract.output.show", () => ctx.output.show()),
+    command("refract.runtime.restart", async () => {
+      await ctx.restart();
+      for (const view of Object.values(views)) view.refresh();
+      void vscode.window.showInformationMessage("Refract: runtime restarted");
+    }),
+    command("refract.token.copy", async () => {
+      await vscode.env.clipboard.writeText((await ctx.runtime()).token);
+      void vscode.window.showInformationMessage("Refract: API token copied");
+    }),
+    command("refract.executions.loadMore", () => views.executions.loadMore()),
+
+    command("refract.flow.trigger", async (node?: FlowNode, payloadFile?: string) => {
+      const flow = node ?? (await pickFlow(ctx));
+      if (!flow) return undefined;
+      const payload = payloadFile ? readPayload(payloadFile) : await pickPayload(flow);
+      if (!payload) return undefined;
+      const body = { payload: typeof payload.data === "string" ? payload.data : JSON.stringify(payload.data ?? {}), contentType: payload.contentType ?? "application/json", headers: JSON.stringify(payload.headers ?? {}) };
+      const result = flow.instance.isSystem
+        ? (await mutate(TestIntegrationFlow, { flow: flow.flowConfig.flow.id, ...body })).testIntegrationFlowResult
+        : (await mutate(TestInstanceFlowConfig, { flowConfig: flow.flowConfig.id, ...body })).testInstanceFlowConfigResult;
+      return result?.execution.id;
+    }),
+    command("refract.flow.copyWebhookUrl", async (node: FlowNode) => {
+      await vscode.env.clipboard.writeText(node.flowConfig.webhookUrl);
+      void vscode.window.showInformationMessage(`Refract: webhook URL of ${node.flowConfig.flow.name} copied`);
+    }),
+
+    command("refract.execution.replay", async (node?: ExecutionItem) => {
+      const id = node?.execution.id ?? (await pickExecution(ctx, "Replay which execution?"));
+      if (!id) return undefined;
+      return (await mutate(ReplayExecution, { id })).instanceExecutionResult?.id;
+    }),
+    command("refract.execution.cancel", async (node?: ExecutionItem) => {
+      const id = node?.execution.id ?? (await pickExecution(ctx, "Cancel which execution?", true));
+      if (id) await mutate(CancelExecution, { id });
+    }),
+    command("refract.execution.copyId", async (node: ExecutionItem) => vscode.env.clipboard.writeText(node.execution.id)),
+    command("refract.execution.openLogs", async (node?: ExecutionItem) => {
+      const id = node?.execution.id ?? (await pickExecution(ctx, "Open the logs of which execution?"));
+      if (id) return vscode.window.showTextDocument(ExecutionDocuments.logsUri(id), { preview: true });
+      return undefined;
+    }),
+    command("refract.step.open", (node: StepItem) => vscode.window.showTextDocument(ExecutionDocuments.stepUri(node.execution.id, node.step.stepName), { preview: true })),
+
+    command("refract.instance.deploy", async (node: InstanceItem) => {
+      await mutate(DeployInstance, { id: node.instance.id });
+      views.instances.refresh();
+    }),
+    command("refract.instance.enable", async (node: InstanceItem) => {
+      await mutate(SetInstanceEnabled, { id: node.instance.id, enabled: true });
+      views.instances.refresh();
+    }),
+    command("refract.instance.disable", async (node: InstanceItem) => {
+      await mutate(SetInstanceEnabled, { id: node.instance.id, enabled: false });
+      views.instances.refresh();
+    }),
+    command("refract.instance.remove", async (node: InstanceItem, confirmed?: boolean) => {
+      if (!confirmed && (await vscode.window.showWarningMessage(`Remove instance "${node.instance.name}"? Its teardown flows run; its executions stay.`, { modal: true }, "Remove")) !== "Remove") return;
+      await mutate(DeleteInstance, { id: node.instance.id });
+      views.instances.refresh();
+      views.customers.refresh();
+    }),
+
+    command("refract.customer.create", async (name?: string) => {
+      name ??= await vscode.window.showInputBox({ prompt: "Name of the new customer", validateInput: (v) => (v.trim() ? null : "A customer needs a name") });
+      if (!name) return undefined;
+      const created = await mutate(CreateCustomer, { name });
+      views.customers.refresh();
+      return created.customer?.id;
+    }),
+    command("refract.customer.rename", async (node: CustomerItem, name?: string) => {
+      name ??= await vscode.window.showInputBox({ prompt: `New name of ${node.name}`, value: node.name });
+      if (!name) return;
+      await mutate(RenameCustomer, { id: node.id, name });
+      views.customers.refresh();
+    }),
+    command("refract.customer.delete", async (node: CustomerItem, confirmed?: boolean) => {
+      if (!confirmed && (await vscode.window.showWarningMessage(`Delete customer "${node.name}" and remove its instances?`, { modal: true }, "Delete")) !== "Delete") return;
+      await mutate(DeleteCustomer, { id: node.id });
+      views.customers.refresh();
+      views.instances.refresh();
+    }),
+  ];
+}
+
+/** A flow of the system instance, picked from the palette. */
+async function pickFlow(ctx: Ctx): Promise<FlowNode | undefined> {
+  const api = await ctx.api();
+  const { instances } = await api.request(IntegrationTree, {});
+  const system = instances.nodes.find((i) => i.isSystem);
+  if (!system) throw new Error("the integration has no system instance yet (is its build failing?)");
+  const { instance } = await api.request(InstanceFlows, { id: system.id });
+  const picked = await vscode.window.showQuickPick(
+    (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ label: flowConfig.flow.name, description: flowConfig.flow.triggerKind, flowConfig })),
+    { placeHolder: "Trigger which flow (on the system instance)?" },
+  );
+  return picked && { kind: "flow", instance: system, flowConfig: picked.flowConfig };
+}
+
+/** The saved payloads of a flow (`.spectral/flows/<stableKey>/payloads/*.json`), or an empty one. */
+async function pickPayload(flow: FlowNode): Promise<Payload | undefined> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const dir = folder && flow.flowConfig.flow.stableKey ? path.join(folder, ".spectral", "flows", flow.flowConfig.flow.stableKey, "payloads") : null;
+  const files = dir && fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
+  const picked = await vscode.window.showQuickPick([{ label: "Empty payload", file: null as string | null }, ...files.map((f) => ({ label: f, file: path.join(dir!, f) }))], { placeHolder: `Trigger ${flow.flowConfig.flow.name} with which payload?` });
+  if (!picked) return undefined;
+  return picked.file ? readPayload(picked.file) : { data: {} };
+}
+
+/** A payload file: Prismatic's extension's `{headers, data, contentType}`, or prism's `flows:listen` `{payload, contentType, headers}`. */
+export function readPayload(file: string): Payload {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`the payload file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== "object") throw new Error(`the payload file ${file} does not hold an object`);
+  return { data: parsed.data ?? parsed.payload ?? {}, contentType: parsed.contentType, headers: parsed.headers };
+}
+
+async function pickExecution(ctx: Ctx, placeHolder: string, running = false): Promise<string | undefined> {
+  const { executionResults } = await (await ctx.api()).request(RecentExecutions, { first: 50 });
+  const items = executionResults.nodes
+    .filter((x) => !running || x.endedAt === null)
+    .map((x) => ({ label: x.flow?.name ?? "(flow removed)", description: `${x.status} · ${x.startedAt}`, detail: x.id, id: x.id }));
+  return (await vscode.window.showQuickPick(items, { placeHolder }))?.id;
+}

@@ -1,0 +1,64 @@
+import * as vscode from "vscode";
+import { CustomerTree, InstanceExecutions } from "../../../protocol/prismatic-api/operations";
+import type { Ctx } from "../ctx";
+import type { ExecutionNode, ExecutionsView } from "./executions";
+
+export type CustomerNode =
+  | { kind: "customer"; id: string; name: string; externalId: string | null; instances: Array<{ id: string; name: string }> }
+  | { kind: "instance"; id: string; name: string }
+  | ExecutionNode;
+
+const RECENT = 10;
+
+/** The Customers view: customers → their instances → their recent executions (shown as in the Executions view). */
+export class CustomersView implements vscode.TreeDataProvider<CustomerNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<CustomerNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly executions: ExecutionsView,
+  ) {
+    this.subscription = ctx.onExecutionsChanged(() => this.refresh());
+  }
+
+  async getChildren(parent?: CustomerNode): Promise<CustomerNode[]> {
+    const api = await this.ctx.api();
+    if (!parent) return (await api.request(CustomerTree, {})).customers.nodes.map((c) => ({ kind: "customer", id: c.id, name: c.name, externalId: c.externalId, instances: c.instances.nodes }));
+    if (parent.kind === "customer") return parent.instances.map((i) => ({ kind: "instance", ...i }));
+    if (parent.kind === "instance") {
+      const { instance } = await api.request(InstanceExecutions, { id: parent.id, first: RECENT });
+      return (instance?.executionResults.nodes ?? []).map((execution) => ({ kind: "execution", execution }));
+    }
+    return this.executions.getChildren(parent);
+  }
+
+  getTreeItem(node: CustomerNode): vscode.TreeItem {
+    if (node.kind === "customer") {
+      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Collapsed);
+      item.description = node.externalId ?? undefined;
+      item.iconPath = new vscode.ThemeIcon("organization");
+      item.contextValue = "customer";
+      item.id = node.id;
+      return item;
+    }
+    if (node.kind === "instance") {
+      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Collapsed);
+      item.iconPath = new vscode.ThemeIcon("server-environment");
+      return item;
+    }
+    const item = this.executions.getTreeItem(node);
+    item.id = undefined; // an execution may show in several places
+    return item;
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}

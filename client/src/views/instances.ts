@@ -1,0 +1,83 @@
+import * as vscode from "vscode";
+import { FlowConfigSummary, InstanceFlows, InstanceSummary, IntegrationTree } from "../../../protocol/prismatic-api/operations";
+import type { Ctx } from "../ctx";
+import { relative } from "./items";
+
+export type InstanceNode =
+  | { kind: "integration"; id: string; name: string; versionNumber: number; instances: InstanceSummary[] }
+  | { kind: "instance"; instance: InstanceSummary }
+  | { kind: "flow"; instance: InstanceSummary; flowConfig: FlowConfigSummary };
+
+const TRIGGER_ICONS: Record<FlowConfigSummary["flow"]["triggerKind"], string> = {
+  WEBHOOK: "globe",
+  SCHEDULE: "watch",
+  INSTANCE_DEPLOY: "rocket",
+  INSTANCE_REMOVE: "trash",
+};
+
+/** The Instances view: the integration (with its build state) → its instances, the system instance first → their flows and triggers. */
+export class InstancesView implements vscode.TreeDataProvider<InstanceNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<InstanceNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly ctx: Ctx) {
+    this.subscription = ctx.onBuildChanged(() => this.refresh());
+  }
+
+  async getChildren(parent?: InstanceNode): Promise<InstanceNode[]> {
+    const api = await this.ctx.api();
+    if (!parent) {
+      const { integrations, instances } = await api.request(IntegrationTree, {});
+      const ordered = [...instances.nodes].sort((a, b) => Number(b.isSystem) - Number(a.isSystem));
+      return integrations.nodes.map((i) => ({ kind: "integration", id: i.id, name: i.name, versionNumber: i.versionNumber, instances: ordered }));
+    }
+    if (parent.kind === "integration") return parent.instances.map((instance) => ({ kind: "instance", instance }));
+    if (parent.kind === "instance") {
+      const { instance } = await api.request(InstanceFlows, { id: parent.instance.id });
+      return (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ kind: "flow", instance: parent.instance, flowConfig }));
+    }
+    return [];
+  }
+
+  getTreeItem(node: InstanceNode): vscode.TreeItem {
+    const expanded = vscode.TreeItemCollapsibleState.Expanded;
+    if (node.kind === "integration") {
+      const build = this.ctx.build;
+      const item = new vscode.TreeItem(node.name, expanded);
+      item.description = build && !build.ok ? `version ${node.versionNumber} · build failed` : `version ${node.versionNumber}`;
+      item.tooltip = build?.error ?? undefined;
+      item.iconPath = new vscode.ThemeIcon(build && !build.ok ? "warning" : "package");
+      item.contextValue = "integration";
+      return item;
+    }
+    if (node.kind === "instance") {
+      const i = node.instance;
+      const item = new vscode.TreeItem(i.name, i.isSystem ? expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      const state = !i.enabled ? "disabled" : i.needsDeploy ? "not deployed" : "";
+      item.description = [i.isSystem ? "system instance" : i.customer.name, state].filter(Boolean).join(" · ");
+      item.iconPath = new vscode.ThemeIcon(i.isSystem ? "beaker" : "server-environment");
+      item.contextValue = `instance.${i.isSystem ? "system" : i.enabled ? "enabled" : "disabled"}`;
+      item.id = i.id;
+      return item;
+    }
+    const { flow, webhookUrl } = node.flowConfig;
+    const item = new vscode.TreeItem(flow.name);
+    const next = flow.schedule?.nextRunsAt[0];
+    item.description = flow.schedule ? `${flow.schedule.cron}${next ? ` · next ${relative(Date.parse(next))}` : ""}` : flow.triggerKind.toLowerCase().replace("_", " ");
+    item.tooltip = `${flow.triggerKind}\n${webhookUrl}`;
+    item.iconPath = new vscode.ThemeIcon(TRIGGER_ICONS[flow.triggerKind]);
+    item.contextValue = "flow";
+    item.id = node.flowConfig.id;
+    return item;
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}
