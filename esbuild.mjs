@@ -13,7 +13,7 @@ const production = process.argv.includes("--production");
 const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
 
 const targets = [
-  { entryPoints: ["server/src/main.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild"] },
+  { entryPoints: ["server/src/main.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild", "typescript"] },
   { entryPoints: ["server/src/runtime/worker.ts"], outfile: "dist/worker.js" },
   { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
   // The extension's integration tests, which VS Code loads into its extension host (test/integration/).

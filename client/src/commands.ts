@@ -77,8 +77,9 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
     }),
     command("refract.executions.loadMore", () => views.executions.loadMore()),
 
-    command("refract.flow.trigger", async (node?: FlowNode, payloadFile?: string) => {
-      const flow = node ?? (await pickFlow(ctx));
+    // From a tree item, from a CodeLens (`{flowName}`: the flow on the system instance), or from the palette (asks).
+    command("refract.flow.trigger", async (node?: FlowNode | { flowName: string }, payloadFile?: string) => {
+      const flow = node && "kind" in node ? node : await pickFlow(ctx, node?.flowName);
       if (!flow) return undefined;
       const payload = payloadFile ? readPayload(payloadFile) : await pickPayload(flow);
       if (!payload) return undefined;
@@ -151,13 +152,18 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
   ];
 }
 
-/** A flow of the system instance, picked from the palette. */
-async function pickFlow(ctx: Ctx): Promise<FlowNode | undefined> {
+/** A flow of the system instance: the one named, or one picked from the palette. */
+async function pickFlow(ctx: Ctx, name?: string): Promise<FlowNode | undefined> {
   const api = await ctx.api();
   const { instances } = await api.request(IntegrationTree, {});
   const system = instances.nodes.find((i) => i.isSystem);
   if (!system) throw new Error("the integration has no system instance yet (is its build failing?)");
   const { instance } = await api.request(InstanceFlows, { id: system.id });
+  if (name) {
+    const flowConfig = instance?.flowConfigs.nodes.find((fc) => fc.flow.name === name);
+    if (!flowConfig) throw new Error(`the integration has no flow named "${name}" (is its build up to date?)`);
+    return { kind: "flow", instance: system, flowConfig };
+  }
   const picked = await vscode.window.showQuickPick(
     (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ label: flowConfig.flow.name, description: flowConfig.flow.triggerKind, flowConfig })),
     { placeHolder: "Trigger which flow (on the system instance)?" },

@@ -14,6 +14,7 @@ class LanguageServer {
   readonly changes: ExecutionChange[] = [];
   readonly builds: BuildState[] = [];
   readonly messages: Array<{ type: number; message: string }> = [];
+  readonly diagnostics = new Map<string, Array<{ message: string; range: { start: { line: number; character: number } }; severity: number }>>();
   readonly exited: Promise<number | null>;
 
   constructor() {
@@ -28,6 +29,7 @@ class LanguageServer {
       return null;
     });
     this.connection.onNotification("window/logMessage", () => {});
+    this.connection.onNotification("textDocument/publishDiagnostics", (p: { uri: string; diagnostics: any[] }) => void this.diagnostics.set(p.uri, p.diagnostics));
     this.connection.listen();
   }
 
@@ -97,6 +99,64 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.ok(errors.some((m) => /refract\.memoryLimitMb/.test(m)));
     assert.ok(errors.some((m) => /refract\.dataDir must be a non-empty string/.test(m)));
     assert.equal(errors.length, 4, "an empty entry means the default");
+    assert.equal(await server.stop(), 0);
+  });
+
+  it("editor features on the integration's source: CodeLens, diagnostics, hover, completion", async () => {
+    const workspace = copyFixture("basic");
+    const server = new LanguageServer();
+    await server.initialize(workspace, { port: 0 });
+    const info = await server.connection.sendRequest(RuntimeInfoRequest);
+    const index = path.join(workspace, "src", "index.ts");
+    const uri = pathToFileURL(index).href;
+    const text = fs.readFileSync(index, "utf8");
+    await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "typescript", version: 1, text } });
+    const at = (needle: string, delta = 0) => {
+      const offset = text.indexOf(needle) + delta;
+      const before = text.slice(0, offset).split("\n");
+      return { line: before.length - 1, character: before.at(-1)!.length };
+    };
+
+    // CodeLens: Run on every flow; after a run, Replay last and a status.
+    const lenses = async () => (await server.connection.sendRequest("textDocument/codeLens", { textDocument: { uri } })) as Array<{ range: any; command: { title: string; command: string; arguments: any[] } }>;
+    const echoLine = at('name: "Echo"').line - 1;
+    assert.deepEqual((await lenses()).filter((l) => l.range.start.line === echoLine).map((l) => l.command.title), ["▶ Run"]);
+    assert.deepEqual((await lenses()).find((l) => l.range.start.line === echoLine)!.command.arguments, [{ flowName: "Echo" }]);
+    const flows = (await postJson(info.apiUrl, { query: "{ integrations { nodes { flows { nodes { name testUrl } } } } }" }, { authorization: `Bearer ${info.token}` })).json.data.integrations.nodes[0].flows.nodes;
+    const url = (name: string) => flows.find((f: any) => f.name === name).testUrl;
+    const json = (await postJson(url("Echo"), {})).json;
+    await waitFor(() => server.changes.find((c) => c.id === json.executionId && c.status === "SUCCESS"), 20_000, "the Echo run");
+    const echoLenses = (await lenses()).filter((l) => l.range.start.line === echoLine).map((l) => l.command.title);
+    assert.equal(echoLenses[1], "↻ Replay last");
+    assert.match(echoLenses[2], /^✓ 1 run · last just now · \d+ ms$/);
+
+    // The source line where the last execution of a flow failed, from its mapped stack.
+    const failed = (await postJson(url("Throws"), {})).json;
+    await waitFor(() => server.changes.find((c) => c.id === failed.executionId && c.status === "ERROR"), 20_000, "the Throws run");
+    const failure = await waitFor(() => server.diagnostics.get(uri)?.find((d) => /last execution of flow "Throws" failed here: boom from the flow/.test(d.message)), 20_000, "the failure diagnostic");
+    assert.equal(failure.range.start.line, at('throw new Error("boom from the flow")').line);
+    const throwsLenses = (await lenses()).filter((l) => l.range.start.line === at('name: "Throws"').line - 1).map((l) => l.command.title);
+    assert.equal(throwsLenses[2], "✗ last run failed: boom from the flow");
+
+    // Hover on a flow: its webhook URL on the system instance.
+    const hover: any = await server.connection.sendRequest("textDocument/hover", { textDocument: { uri }, position: at('name: "Echo"', 8) });
+    assert.ok(hover.contents.value.includes(url("Echo")));
+
+    // Source diagnostics: a duplicate name, an invalid schedule, invokeFlow to a flow that does not exist; completion of flow names.
+    const edited = text.replace('name: "Sync Echo"', 'name: "Echo"') + `\nexport const extra = flow({ name: "Extra", stableKey: "extra", schedule: { value: "61 * * * *" }, onExecution: async (context) => { await context.invokeFlow("Nope", {}); await context.invokeFlow("Ec", {}); return { data: null }; } });\n`;
+    await server.connection.sendNotification("textDocument/didChange", { textDocument: { uri, version: 2 }, contentChanges: [{ text: edited }] });
+    const messages = await waitFor(() => {
+      const list = server.diagnostics.get(uri)?.map((d) => d.message) ?? [];
+      return list.some((m) => /no flow named "Nope"/.test(m)) ? list : undefined;
+    }, 20_000, "the source diagnostics");
+    assert.ok(messages.some((m) => m === 'Another flow already has the name "Echo"'));
+    assert.ok(messages.some((m) => /^This schedule has an invalid cron expression "61 \* \* \* \*"/.test(m)));
+    assert.ok(messages.some((m) => /no flow named "Ec"/.test(m)), "a partial name is not a flow either");
+    const offset = edited.indexOf('invokeFlow("Ec') + 'invokeFlow("Ec'.length;
+    const lines = edited.slice(0, offset).split("\n");
+    const completion: any = await server.connection.sendRequest("textDocument/completion", { textDocument: { uri }, position: { line: lines.length - 1, character: lines.at(-1)!.length } });
+    const labels = (Array.isArray(completion) ? completion : completion.items).map((c: any) => c.label);
+    assert.ok(labels.includes("Echo") && labels.includes("Extra") && labels.includes("Binary"));
     assert.equal(await server.stop(), 0);
   });
 

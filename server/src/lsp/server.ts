@@ -1,10 +1,12 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ProposedFeatures, TextDocumentSyncKind, createConnection } from "vscode-languageserver/node";
+import { CodeLensRefreshRequest, ProposedFeatures, TextDocumentSyncKind, TextDocuments, createConnection } from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
 import { BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
 import type { BuildState } from "../runtime/runtime";
 import type { ExecutionRecord } from "../store/executions";
 import { SERVE_DEFAULTS, SERVE_LIMITS, Served, ServeOptions, serve } from "../serve";
+import { editorFeatures } from "./features";
 
 /** Execution changes go to the client at most this often, each execution once in its latest state. */
 const CHANGES_INTERVAL_MS = 100;
@@ -16,7 +18,10 @@ const CHANGES_INTERVAL_MS = 100;
  */
 export function startLanguageServer(): void {
   const connection = createConnection(ProposedFeatures.all);
+  const documents = new TextDocuments(TextDocument);
   let starting: Promise<Served> | null = null;
+  let served: Served | null = null;
+  let features: ReturnType<typeof editorFeatures> | null = null;
   let applied: Settings = {};
 
   connection.onInitialize((params) => {
@@ -26,13 +31,19 @@ export function startLanguageServer(): void {
     const { settings, problems } = checkedSettings(params.initializationOptions);
     for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}; using the default`);
     applied = settings;
+    features = editorFeatures(connection, documents, workspace, () => served);
     starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
     starting.then(
       (served) => follow(served),
       (err) => void connection.window.showErrorMessage(`Refract could not start: ${(err as Error).message}`),
     );
     return {
-      capabilities: { textDocumentSync: TextDocumentSyncKind.None },
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        codeLensProvider: {},
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: ['"', "'", "`"] },
+      },
       serverInfo: { name: "refract" },
     };
   });
@@ -58,11 +69,24 @@ export function startLanguageServer(): void {
   connection.onExit(() => process.exit(0));
 
   /** Forwards the runtime's build states and execution changes to the client. */
-  function follow(served: Served): void {
-    const { runtime } = served;
-    const sendBuild = (b: BuildState) => void connection.sendNotification(BuildStateNotification, { ok: b.ok, error: b.error, versionNumber: b.versionNumber });
+  function follow(up: Served): void {
+    served = up;
+    const { runtime } = up;
+    const sendBuild = (b: BuildState) => {
+      void connection.sendNotification(BuildStateNotification, { ok: b.ok, error: b.error, versionNumber: b.versionNumber });
+      features?.refresh();
+    };
     sendBuild(runtime.build);
     runtime.on("build", sendBuild);
+    // An execution's end changes its flow's status lens, and may move the last failure's diagnostic.
+    let lensRefresh: NodeJS.Timeout | null = null;
+    runtime.on("execution", () => {
+      features?.refresh();
+      lensRefresh ??= setTimeout(() => {
+        lensRefresh = null;
+        void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
+      }, 500);
+    });
     const pending = new Map<string, { x: ExecutionRecord; logged: boolean }>();
     let timer: NodeJS.Timeout | null = null;
     runtime.store.changes.on("change", (x: ExecutionRecord, logged: boolean) => {
@@ -78,6 +102,7 @@ export function startLanguageServer(): void {
     });
   }
 
+  documents.listen(connection);
   connection.listen();
 }
 
