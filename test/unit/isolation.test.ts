@@ -5,8 +5,9 @@ import { TestServer, copyFixture, postJson, startServer } from "../helpers";
 describe("isolation and limits (INTERFACES.md §4)", function () {
   let s: TestServer;
   before(async () => {
-    // One worker, so executions share it; small limits so breaches come quickly.
-    s = await startServer(copyFixture("basic"), { workers: 1, executionTimeoutS: 2, memoryLimitMb: 128 });
+    // One worker, so executions share it; small limits so breaches come quickly (5 s, not less: on a
+    // loaded machine the memory bomb takes seconds to reach its heap limit).
+    s = await startServer(copyFixture("basic"), { workers: 1, executionTimeoutS: 5, memoryLimitMb: 128 });
   });
   after(() => s.stop());
 
@@ -78,7 +79,7 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     const hang = await postJson(s.flows["Hangs"], {});
     const x = await s.waitForEnd(hang.json.executionId, 30_000);
     assert.equal(x.status, "ERROR");
-    assert.match(x.error!, /time limit of 2 s/);
+    assert.match(x.error!, /time limit of 5 s/);
     const other = await s.waitForEnd(bystander.json.executionId, 30_000);
     assert.equal(other.status, "ERROR");
     assert.ok(other.error!.includes(x.id), `the bystander's error names the culprit: ${other.error}`);
