@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
 import { CustomerTree, InstanceExecutions } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
+import { TreeView } from "./view";
 import type { ExecutionNode, ExecutionsView } from "./executions";
 
 export type CustomerNode =
@@ -11,16 +12,13 @@ export type CustomerNode =
 const RECENT = 10;
 
 /** The Customers view: customers → their instances → their recent executions (shown as in the Executions view). */
-export class CustomersView implements vscode.TreeDataProvider<CustomerNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<CustomerNode | undefined>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
-
+export class CustomersView extends TreeView<CustomerNode> {
   constructor(
     private readonly ctx: Ctx,
     private readonly executions: ExecutionsView,
   ) {
-    this.subscription = ctx.onExecutionsChanged(() => this.refresh());
+    super();
+    this.disposables.push(ctx.onExecutionsChanged(() => this.refresh()));
   }
 
   async getChildren(parent?: CustomerNode): Promise<CustomerNode[]> {
@@ -51,14 +49,5 @@ export class CustomersView implements vscode.TreeDataProvider<CustomerNode>, vsc
     const item = this.executions.getTreeItem(node);
     item.id = undefined; // an execution may show in several places
     return item;
-  }
-
-  refresh(): void {
-    this.changed.fire(undefined);
-  }
-
-  dispose(): void {
-    this.subscription.dispose();
-    this.changed.dispose();
   }
 }

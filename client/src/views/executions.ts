@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
 import { ExecutionDetail, ExecutionSummary, RecentExecutions, StepResultSummary } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
+import { TreeView } from "./view";
 import { executionItem } from "./items";
 
 const PAGE = 50;
@@ -18,14 +19,12 @@ export type ExecutionNode =
  * each, its step results and its lineage (replay of, replays, invoked by, invoked executions,
  * retry of, retries). It reloads when the server announces changes (protocol/lsp.ts): no polling.
  */
-export class ExecutionsView implements vscode.TreeDataProvider<ExecutionNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<ExecutionNode | undefined>();
-  readonly onDidChangeTreeData = this.changed.event;
+export class ExecutionsView extends TreeView<ExecutionNode> {
   private shown = PAGE;
-  private readonly subscription: vscode.Disposable;
 
   constructor(private readonly ctx: Ctx) {
-    this.subscription = ctx.onExecutionsChanged(() => this.changed.fire(undefined));
+    super();
+    this.disposables.push(ctx.onExecutionsChanged(() => this.refresh()));
   }
 
   async getChildren(parent?: ExecutionNode): Promise<ExecutionNode[]> {
@@ -72,14 +71,5 @@ export class ExecutionsView implements vscode.TreeDataProvider<ExecutionNode>, v
   loadMore(): void {
     this.shown += PAGE;
     this.refresh();
-  }
-
-  refresh(): void {
-    this.changed.fire(undefined);
-  }
-
-  dispose(): void {
-    this.subscription.dispose();
-    this.changed.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
 import { FlowConfigSummary, InstanceFlows, InstanceSummary, IntegrationTree } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
+import { TreeView } from "./view";
 import { relative } from "./items";
 
 export type InstanceNode =
@@ -16,13 +17,10 @@ const TRIGGER_ICONS: Record<FlowConfigSummary["flow"]["triggerKind"], string> = 
 };
 
 /** The Instances view: the integration (with its build state) → its instances, the system instance first → their flows and triggers. */
-export class InstancesView implements vscode.TreeDataProvider<InstanceNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<InstanceNode | undefined>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
-
+export class InstancesView extends TreeView<InstanceNode> {
   constructor(private readonly ctx: Ctx) {
-    this.subscription = ctx.onBuildChanged(() => this.refresh());
+    super();
+    this.disposables.push(ctx.onBuildChanged(() => this.refresh()));
   }
 
   async getChildren(parent?: InstanceNode): Promise<InstanceNode[]> {
@@ -70,14 +68,5 @@ export class InstancesView implements vscode.TreeDataProvider<InstanceNode>, vsc
     item.contextValue = "flow";
     item.id = node.flowConfig.id;
     return item;
-  }
-
-  refresh(): void {
-    this.changed.fire(undefined);
-  }
-
-  dispose(): void {
-    this.subscription.dispose();
-    this.changed.dispose();
   }
 }
