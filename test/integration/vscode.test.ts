@@ -64,6 +64,48 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
     assert.ok(lines.filter((l) => l.startsWith("ok - ")).length >= 3, "the checks ran");
     assert.equal(code, 0);
   });
+
+  it("UI smoke: the Refract container, Trigger Flow… from the palette, the execution in the tree, its step result; a screenshot", async () => {
+    const workspace = copyFixture("basic");
+    const { chromium } = require(path.join(HOST, "node_modules", "playwright-core"));
+    const payload = JSON.stringify([["extensionDevelopmentPath", `vscode-remote://${new URL(base).host}${ROOT}`], ["skipWelcome", "true"]]);
+    const context = await chromium.launchPersistentContext(path.join(run, "chromium-ui"), { executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1400, height: 850 }, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    const page = context.pages()[0] ?? (await context.newPage());
+    // Kept after the run (the scratch folder is not), for a look at what the test saw.
+    const shot = path.join(ROOT, ".test-results", "vscode-ui.png");
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    try {
+      await page.goto(`${base}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+      await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60_000 });
+      await page.getByRole("tab", { name: /Refract/ }).click();
+      const pane = (title: RegExp) => page.locator(".pane", { has: page.locator(".pane-header", { hasText: title }) }).first();
+      await pane(/Instances/).locator(".monaco-list-row", { hasText: "Fixture Basic" }).first().waitFor({ timeout: 60_000 });
+
+      await page.keyboard.press("F1");
+      const input = page.locator(".quick-input-widget input");
+      await input.fill(">Refract: Trigger Flow");
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: "Refract: Trigger Flow" }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: "Sync Echo" }).first().waitFor({ timeout: 10_000 });
+      await input.fill("Echo");
+      await page.keyboard.press("Enter");
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: "Empty payload" }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
+
+      const execution = pane(/Executions/).locator(".monaco-list-row", { hasText: /Echo.*ms ·/ }).first();
+      await execution.waitFor({ timeout: 30_000 });
+      await execution.click();
+      await page.keyboard.press("ArrowRight");
+      await pane(/Executions/).locator(".monaco-list-row", { hasText: "On Execution" }).first().click();
+      await page.locator(".tabs-container .tab", { hasText: "onExecution.json" }).waitFor({ timeout: 20_000 });
+      await page.locator(".monaco-editor .view-lines", { hasText: '"body"' }).first().waitFor({ timeout: 20_000 });
+    } finally {
+      await page.screenshot({ path: shot }).catch(() => {});
+      process.stdout.write(`      screenshot: ${shot}\n`);
+      await context.close();
+    }
+    assert.ok(fs.statSync(shot).size > 10_000, "the screenshot has content");
+  });
 });
 
 /** Opens the workbench with the extension under development and its tests; resolves with their exit code and output. */

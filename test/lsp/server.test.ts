@@ -77,9 +77,13 @@ describe("the language server (LSP mode of the server process)", function () {
     const failed = await waitFor(() => server.builds.find((b) => !b.ok), 30_000, "the failed build");
     assert.match(failed.error!, /index\.ts:\d+:\d+/);
 
-    // Settings are read at start-up: a change says it needs a restart.
+    // Settings are read at start-up: a change says it needs a restart. The client sends every
+    // setting, defaults included, at start: that is no change.
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, dataDir, retentionDays: 3, host: "127.0.0.1", executionTimeoutS: 900, memoryLimitMb: 1024, maxConcurrency: 500, entry: "", trace: { server: "off" } } } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(server.messages, [], "the same settings, defaults spelled out, are no change");
     await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, dataDir, retentionDays: 7 } } });
-    const warning = await waitFor(() => server.messages.find((m) => /restart the runtime to apply retentionDays/.test(m.message)), 20_000, "the restart warning");
+    const warning = await waitFor(() => server.messages.find((m) => /restart the runtime to apply retentionDays$/.test(m.message)), 20_000, "the restart warning");
     assert.equal(warning.type, 2);
 
     assert.equal(await server.stop(), 0);

@@ -58,7 +58,9 @@ export function startLanguageServer(): void {
   connection.onDidChangeConfiguration(({ settings }) => {
     const { settings: next, problems } = checkedSettings(settings?.refract);
     for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}`);
-    const changed = (Object.keys({ ...applied, ...next }) as Array<keyof Settings>).filter((k) => applied[k] !== next[k]);
+    // Compared as they take effect: the client sends every setting, defaults included.
+    const [before, after] = [effective(applied), effective(next)];
+    const changed = (Object.keys(before) as Array<keyof Settings>).filter((k) => before[k] !== after[k]);
     if (changed.length) void connection.window.showWarningMessage(`Refract: restart the runtime to apply ${changed.join(", ")}`);
   });
 
@@ -147,6 +149,12 @@ export function checkedSettings(raw: unknown): { settings: Settings; problems: s
     else problems.push(`refract.${key} must be a non-empty string, not ${JSON.stringify(value)}`);
   }
   return { settings, problems };
+}
+
+/** Settings with the defaults filled in. */
+function effective(s: Settings): Required<Omit<Settings, "entry">> & Pick<Settings, "entry"> {
+  const { port, host, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency } = SERVE_DEFAULTS;
+  return { port, host, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency, dataDir: ".refract", ...s, entry: s.entry };
 }
 
 function serveOptions(workspace: string, s: Settings): ServeOptions {
