@@ -31,6 +31,10 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
       path.join(run, "user", "User", "settings.json"),
       JSON.stringify({ "workbench.startupEditor": "none", "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "telemetry.telemetryLevel": "off", "update.mode": "none", "security.workspace.trust.enabled": false }),
     );
+    // The UI smoke test below runs the extension as users get it: packaged, then installed.
+    const vsix = path.join(run, "refract.vsix");
+    execFileSync(path.join(ROOT, "node_modules", ".bin", "vsce"), ["package", "--out", vsix], { cwd: ROOT, stdio: "ignore", timeout: 120_000 });
+    execFileSync(CODE_SERVER, ["--user-data-dir", path.join(run, "user"), "--extensions-dir", path.join(run, "extensions"), "--install-extension", vsix], { env: { ...process.env, XDG_CONFIG_HOME: path.join(run, "xdg") }, stdio: "ignore", timeout: 120_000 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // Its own process group, so that stopping it stops its extension hosts (and their language servers) too.
@@ -65,10 +69,10 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
     assert.equal(code, 0);
   });
 
-  it("UI smoke: the Refract container, Trigger Flow… from the palette, the execution in the tree, its step result; a screenshot", async () => {
+  it("UI smoke, with the packaged .vsix installed: the Refract container, Trigger Flow… from the palette, the execution in the tree, its step result; a screenshot", async () => {
     const workspace = copyFixture("basic");
     const { chromium } = require(path.join(HOST, "node_modules", "playwright-core"));
-    const payload = JSON.stringify([["extensionDevelopmentPath", `vscode-remote://${new URL(base).host}${ROOT}`], ["skipWelcome", "true"]]);
+    const payload = JSON.stringify([["skipWelcome", "true"]]);
     const context = await chromium.launchPersistentContext(path.join(run, "chromium-ui"), { executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1400, height: 850 }, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
     const page = context.pages()[0] ?? (await context.newPage());
     // Kept after the run (the scratch folder is not), for a look at what the test saw.
