@@ -33,6 +33,8 @@ export interface RuntimeInfo {
   token: string;
   port: number;
   dataDir: string;
+  /** The server process (a crash is noticed by the client, which restarts it). */
+  pid: number;
 }
 
 /** Resolves once the runtime is up (the first build done, the system instance deployed). */

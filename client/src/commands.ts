@@ -68,7 +68,6 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
     command("refract.output.show", () => ctx.output.show()),
     command("refract.runtime.restart", async () => {
       await ctx.restart();
-      for (const view of Object.values(views)) view.refresh();
       void vscode.window.showInformationMessage("Refract: runtime restarted");
     }),
     command("refract.token.copy", async () => {

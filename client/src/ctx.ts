@@ -1,6 +1,6 @@
 import { GraphQLClient } from "graphql-request";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from "vscode-languageclient/node";
+import { CloseAction, ErrorHandler, LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from "vscode-languageclient/node";
 import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest } from "../../protocol/lsp";
 import { settings } from "./config";
 
@@ -15,6 +15,9 @@ export class Ctx implements vscode.Disposable {
   private connected: Promise<{ info: RuntimeInfo; api: GraphQLClient }>;
   private readonly executionsChanged = new vscode.EventEmitter<ExecutionChange[]>();
   readonly onExecutionsChanged = this.executionsChanged.event;
+  private readonly restarted = new vscode.EventEmitter<void>();
+  /** The server was restarted (after a crash, or by the user): views reload. */
+  readonly onRestarted = this.restarted.event;
   private readonly buildChanged = new vscode.EventEmitter<BuildState>();
   readonly onBuildChanged = this.buildChanged.event;
   build: BuildState | null = null;
@@ -31,7 +34,26 @@ export class Ctx implements vscode.Disposable {
       synchronize: { configurationSection: "refract" },
       outputChannel: this.output,
     };
+    // A crashed server is restarted (by the client's default handler, within its limits); say so,
+    // and reconnect once it is back: nothing stored is lost, the new process reads the same data dir.
+    let crashed = false;
+    let fallback!: ErrorHandler;
+    clientOptions.errorHandler = {
+      error: (error, message, count) => fallback.error(error, message, count),
+      closed: async () => {
+        const result = await fallback.closed();
+        crashed = result.action === CloseAction.Restart;
+        return crashed ? { action: CloseAction.Restart, message: "Refract's server stopped unexpectedly; it is being restarted (nothing stored is lost)." } : result;
+      },
+    };
     this.client = new LanguageClient("refract", "Refract", serverOptions, clientOptions);
+    fallback = this.client.createDefaultErrorHandler(4);
+    this.client.onDidChangeState(({ newState }) => {
+      if (newState !== State.Running || !crashed) return;
+      crashed = false;
+      this.connected = this.connect(Promise.resolve());
+      void this.connected.then(() => this.restarted.fire());
+    });
     this.client.onNotification(ExecutionsChangedNotification, ({ changes }) => this.executionsChanged.fire(changes));
     this.client.onNotification(BuildStateNotification, (build) => {
       this.build = build;
@@ -64,11 +86,13 @@ export class Ctx implements vscode.Disposable {
   async restart(): Promise<void> {
     this.connected = this.connect(this.client.restart());
     await this.connected;
+    this.restarted.fire();
   }
 
   dispose(): void {
     void this.client.stop();
     this.executionsChanged.dispose();
+    this.restarted.dispose();
     this.buildChanged.dispose();
     this.output.dispose();
   }

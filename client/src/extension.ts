@@ -38,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
     status,
     ...Object.values(views),
     ctx.onBuildChanged(showStatus),
+    ctx.onRestarted(() => Object.values(views).forEach((view) => view.refresh())),
     vscode.window.registerTreeDataProvider("refract.instances", views.instances),
     vscode.window.registerTreeDataProvider("refract.customers", views.customers),
     vscode.window.registerTreeDataProvider("refract.executions", views.executions),

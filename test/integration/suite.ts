@@ -120,6 +120,21 @@ async function executionNode(id: string, status: string) {
   assert.fail(`execution ${id} did not reach ${status} in the Executions view`);
 }
 
+check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
+  const before = await api.runtime();
+  const executions = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
+  assert.ok(executions > 0);
+  process.kill(before.pid, "SIGKILL");
+  let after = before;
+  for (let i = 0; i < 150 && after.pid === before.pid; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await api.runtime();
+  }
+  assert.notEqual(after.pid, before.pid, "a new server process");
+  const again = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
+  assert.equal(again, executions, "the executions are still there");
+});
+
 check("Copy API Token puts the runtime's token on the clipboard", async () => {
   await vscode.commands.executeCommand("refract.token.copy");
   assert.equal(await vscode.env.clipboard.readText(), (await api.runtime()).token);

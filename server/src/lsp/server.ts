@@ -51,7 +51,7 @@ export function startLanguageServer(): void {
   connection.onRequest(RuntimeInfoRequest, async (): Promise<RuntimeInfo> => {
     if (!starting) throw new Error("Refract has not been initialized");
     const served = await starting;
-    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: Number(new URL(served.url).port), dataDir: served.runtime.options.dataDir };
+    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: Number(new URL(served.url).port), dataDir: served.runtime.options.dataDir, pid: process.pid };
   });
 
   // Every setting is read when the runtime starts: a change says what needs a restart.
