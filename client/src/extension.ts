@@ -28,7 +28,10 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
   status.command = "refract.output.show";
   const showStatus = () => {
     const build = ctx.build;
-    status.text = build && !build.ok ? "$(error) Refract: build failed" : "$(pulse) Refract";
+    // `refract.integration` picks the Instances view's welcome text: starting, missing (never built), broken or ok.
+    const state = !build ? "starting" : build.ok ? "ok" : build.versionNumber === 0 ? "missing" : "broken";
+    void vscode.commands.executeCommand("setContext", "refract.integration", state);
+    status.text = state === "missing" ? "$(circle-slash) Refract: no integration" : state === "broken" ? "$(error) Refract: build failed" : "$(pulse) Refract";
     status.tooltip = build?.error ?? "Refract runs this integration locally";
     status.show();
   };

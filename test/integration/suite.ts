@@ -33,7 +33,7 @@ check("the Executions view shows a triggered execution when it ends, without pol
   const answer = await fetch(echo.testUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ from: "vscode" }) });
   const { executionId } = (await answer.json()) as { executionId: string };
   await shown;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const items = await api.executions.getChildren();
     const item = items.find((it) => it.kind === "execution" && it.execution.id === executionId);
     if (item && item.kind === "execution" && item.execution.status === "SUCCESS") {
@@ -112,7 +112,7 @@ async function flowNode(name: string) {
 
 /** The execution's item in the Executions view once it has the status. */
 async function executionNode(id: string, status: string) {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const node = (await api.executions.getChildren()).find((n) => n.kind === "execution" && n.execution.id === id);
     if (node && node.kind === "execution" && node.execution.status === status) return node;
     await new Promise((r) => setTimeout(r, 100));

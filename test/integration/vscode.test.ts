@@ -103,8 +103,18 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
       await pane(/Executions/).locator(".monaco-list-row", { hasText: "On Execution" }).first().click();
       await page.locator(".tabs-container .tab", { hasText: "onExecution.json" }).waitFor({ timeout: 20_000 });
       await page.locator(".monaco-editor .view-lines", { hasText: '"body"' }).first().waitFor({ timeout: 20_000 });
-    } finally {
+      await page.screenshot({ path: shot });
+
+      // A folder without an integration: the Instances view explains what Refract needs.
+      await page.goto(`${base}/?folder=${encodeURIComponent(copyFixture("no-integration"))}&payload=${encodeURIComponent(payload)}`);
+      await page.locator(".monaco-workbench .statusbar").waitFor({ timeout: 60_000 });
+      await page.getByRole("tab", { name: /Refract/ }).click();
+      await pane(/Instances/).getByText("No Prismatic code-native integration was found in this folder.").waitFor({ timeout: 60_000 });
+      await page.locator(".statusbar-item", { hasText: "Refract: no integration" }).waitFor({ timeout: 10_000 });
+    } catch (err) {
       await page.screenshot({ path: shot }).catch(() => {});
+      throw err;
+    } finally {
       process.stdout.write(`      screenshot: ${shot}\n`);
       await context.close();
     }
