@@ -5,6 +5,10 @@ import * as vscode from "vscode";
 import {
   CancelExecution,
   CreateCustomer,
+  CreateInstance,
+  CustomerTree,
+  ReplayFailedExecutions,
+  SetConfigVariables,
   DeleteCustomer,
   DeleteInstance,
   DeployInstance,
@@ -47,7 +51,7 @@ interface Payload {
  * palette); tests and other extensions may pass what a picker would have asked for.
  */
 export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
-  const mutate = async <R extends Record<string, { errors: Array<{ field: string; messages: string[] }> }>, V extends object>(document: TypedDocumentString<R, V>, variables: V): Promise<R[keyof R]> => {
+  const mutate: Mutate = async <R extends Record<string, { errors: Array<{ field: string; messages: string[] }> }>, V extends object>(document: TypedDocumentString<R, V>, variables: V): Promise<R[keyof R]> => {
     const api = await ctx.api();
     const data = (await api.request<R>(String(document), variables as Record<string, unknown>)) as R;
     const payload = Object.values(data)[0] as R[keyof R];
@@ -98,6 +102,38 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       if (!id) return undefined;
       return (await mutate(ReplayExecution, { id })).instanceExecutionResult?.id;
     }),
+    // Bulk: every failed execution (of one flow, or all) without a successful replay yet; a
+    // progress notification follows the replays to their ends, then a summary.
+    command("refract.execution.replayFailed", async (scope?: { flowId: string | null }) => {
+      scope ??= await pickReplayScope(ctx);
+      if (!scope) return undefined;
+      const { count, instanceExecutionResults } = await mutate(ReplayFailedExecutions, { flow: scope.flowId });
+      if (count === 0) {
+        void vscode.window.showInformationMessage("Refract: no failed executions to replay");
+        return { count, succeeded: 0, failed: 0 };
+      }
+      const pending = new Set(instanceExecutionResults.nodes.map((n) => n.id));
+      const outcome = { count, succeeded: 0, failed: 0 };
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Refract: replaying ${count} failed executions` }, (progress) =>
+        new Promise<void>((resolve) => {
+          const listener = ctx.onExecutionsChanged((changes) => {
+            for (const c of changes) {
+              if (!pending.has(c.id) || c.endedAt === null) continue;
+              pending.delete(c.id);
+              if (c.status === "SUCCESS") outcome.succeeded++;
+              else outcome.failed++;
+              progress.report({ increment: 100 / count, message: `${outcome.succeeded + outcome.failed} of ${count} done` });
+            }
+            if (pending.size === 0) {
+              listener.dispose();
+              resolve();
+            }
+          });
+        }),
+      );
+      void vscode.window.showInformationMessage(`Refract: replayed ${count} failed executions: ${outcome.succeeded} succeeded, ${outcome.failed} failed again`);
+      return outcome;
+    }),
     command("refract.execution.cancel", async (node?: ExecutionItem) => {
       const id = node?.execution.id ?? (await pickExecution(ctx, "Cancel which execution?", true));
       if (id) await mutate(CancelExecution, { id });
@@ -110,9 +146,15 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
     }),
     command("refract.step.open", (node: StepItem) => vscode.window.showTextDocument(ExecutionDocuments.stepUri(node.execution.id, node.step.stepName), { preview: true })),
 
-    command("refract.instance.deploy", async (node: InstanceItem) => {
-      await mutate(DeployInstance, { id: node.instance.id });
+    // From an instance item: (re)deploy it. From the palette: a new instance for a customer (picked
+    // or created), named, with a value for each config variable that has none, then deployed.
+    command("refract.instance.deploy", async (node?: InstanceItem | NewInstance) => {
+      const id = node && "kind" in node ? node.instance.id : await createInstance(ctx, mutate, node);
+      if (!id) return undefined;
+      await mutate(DeployInstance, { id });
       views.instances.refresh();
+      views.customers.refresh();
+      return id;
     }),
     command("refract.instance.enable", async (node: InstanceItem) => {
       await mutate(SetInstanceEnabled, { id: node.instance.id, enabled: true });
@@ -149,6 +191,53 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       views.instances.refresh();
     }),
   ];
+}
+
+/** What Deploy Instance… asks, when given instead (tests, other extensions). */
+interface NewInstance {
+  customerName: string;
+  instanceName: string;
+  configValues?: Record<string, string>;
+}
+
+type Mutate = <R extends Record<string, { errors: Array<{ field: string; messages: string[] }> }>, V extends object>(document: TypedDocumentString<R, V>, variables: V) => Promise<R[keyof R]>;
+
+/** Creates an instance for Deploy Instance…: the customer, the name, then the config variables without a value. */
+async function createInstance(ctx: Ctx, mutate: Mutate, given?: NewInstance): Promise<string | undefined> {
+  const api = await ctx.api();
+  const { integrations } = await api.request(IntegrationTree, {});
+  const integration = integrations.nodes[0];
+  if (!integration) throw new Error("there is no integration to deploy (is its build failing?)");
+  const { customers } = await api.request(CustomerTree, {});
+  let customerName = given?.customerName;
+  if (!customerName) {
+    const picked = await vscode.window.showQuickPick([{ label: "$(add) New customer…", id: null as string | null }, ...customers.nodes.map((c) => ({ label: c.name, id: c.id as string | null }))], { placeHolder: "Deploy for which customer?" });
+    if (!picked) return undefined;
+    customerName = picked.id ? picked.label : await vscode.window.showInputBox({ prompt: "Name of the new customer" });
+    if (!customerName) return undefined;
+  }
+  const customerId = customers.nodes.find((c) => c.name === customerName)?.id ?? (await mutate(CreateCustomer, { name: customerName })).customer!.id;
+  const instanceName = given?.instanceName ?? (await vscode.window.showInputBox({ prompt: "Name of the instance", value: `${integration.name} for ${customerName}` }));
+  if (!instanceName) return undefined;
+  const { instance } = await mutate(CreateInstance, { customer: customerId, integration: integration.id, name: instanceName });
+  const values: Array<{ key: string; value: string }> = [];
+  for (const v of instance!.configVariables.nodes) {
+    if (v.value) continue;
+    const key = v.requiredConfigVariable.key;
+    const value = given ? given.configValues?.[key] : await vscode.window.showInputBox({ prompt: `${key} (${v.requiredConfigVariable.dataType.toLowerCase()})`, password: v.requiredConfigVariable.dataType === "CREDENTIAL", ignoreFocusOut: true });
+    if (value === undefined) return undefined;
+    values.push({ key, value });
+  }
+  if (values.length) await mutate(SetConfigVariables, { id: instance!.id, configVariables: values });
+  return instance!.id;
+}
+
+/** All failed executions, or those of one flow. */
+async function pickReplayScope(ctx: Ctx): Promise<{ flowId: string | null } | undefined> {
+  const { integrations } = await (await ctx.api()).request(IntegrationTree, {});
+  const flows = integrations.nodes[0]?.flows.nodes ?? [];
+  const picked = await vscode.window.showQuickPick([{ label: "All flows", flowId: null as string | null }, ...flows.map((f) => ({ label: f.name, flowId: f.id as string | null }))], { placeHolder: "Replay the failed executions of…" });
+  return picked && { flowId: picked.flowId };
 }
 
 /** A flow of the system instance: the one named, or one picked from the palette. */

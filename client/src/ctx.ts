@@ -1,6 +1,7 @@
 import { GraphQLClient } from "graphql-request";
 import * as vscode from "vscode";
-import { CloseAction, ErrorHandler, LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from "vscode-languageclient/node";
+import { fork, ChildProcess } from "node:child_process";
+import { CloseAction, ErrorAction, ErrorHandler, IPCMessageReader, IPCMessageWriter, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest } from "../../protocol/lsp";
 import { settings } from "./config";
 
@@ -21,10 +22,19 @@ export class Ctx implements vscode.Disposable {
   private readonly buildChanged = new vscode.EventEmitter<BuildState>();
   readonly onBuildChanged = this.buildChanged.event;
   build: BuildState | null = null;
+  /** The server process of the current connection. */
+  private server: ChildProcess | null = null;
 
   constructor(extension: vscode.ExtensionContext) {
+    // The server runs over node IPC with no stdio pipes: its messages come as LSP log messages, and
+    // a crash closes the connection at once (with pipes, processes it started, such as esbuild's,
+    // could hold them open after it died and delay noticing by minutes).
     const module = extension.asAbsolutePath("dist/cli.js");
-    const serverOptions: ServerOptions = { run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc } };
+    const serverOptions: ServerOptions = async () => {
+      const child = fork(module, ["--node-ipc"], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+      this.server = child;
+      return { reader: new IPCMessageReader(child), writer: new IPCMessageWriter(child) };
+    };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { scheme: "file", language: "typescript" },
@@ -39,16 +49,20 @@ export class Ctx implements vscode.Disposable {
     let crashed = false;
     let fallback!: ErrorHandler;
     clientOptions.errorHandler = {
-      error: (error, message, count) => fallback.error(error, message, count),
+      // Errors writing to a server that died (VS Code keeps asking for CodeLens and the like) must
+      // not stop the client: the default shuts it down after three, before `closed` can restart it.
+      error: () => ({ action: ErrorAction.Continue, handled: true }),
       closed: async () => {
         const result = await fallback.closed();
         crashed = result.action === CloseAction.Restart;
+        this.output.warn(`The server process stopped; ${crashed ? "restarting it" : "not restarting it (it stopped too often)"}`);
         return crashed ? { action: CloseAction.Restart, message: "Refract's server stopped unexpectedly; it is being restarted (nothing stored is lost)." } : result;
       },
     };
     this.client = new LanguageClient("refract", "Refract", serverOptions, clientOptions);
     fallback = this.client.createDefaultErrorHandler(4);
-    this.client.onDidChangeState(({ newState }) => {
+    this.client.onDidChangeState(({ oldState, newState }) => {
+      this.output.info(`Language client: ${State[oldState]} → ${State[newState]}`);
       if (newState !== State.Running || !crashed) return;
       crashed = false;
       this.connected = this.connect(Promise.resolve());
@@ -90,7 +104,9 @@ export class Ctx implements vscode.Disposable {
   }
 
   dispose(): void {
-    void this.client.stop();
+    const server = this.server;
+    // A server that does not exit after `shutdown`/`exit` (its runtime waits for running executions up to 10 s) is killed.
+    void this.client.stop(15_000).finally(() => server?.exitCode === null && server.kill());
     this.executionsChanged.dispose();
     this.restarted.dispose();
     this.buildChanged.dispose();

@@ -231,10 +231,44 @@ export const DeleteCustomer = typed<Payload<"deleteCustomer", { customer: { id: 
   deleteCustomer(input: {id: $id}) { customer { id } errors { field messages } }
 }`);
 
+export interface ConfigVariableState {
+  value: string | null;
+  requiredConfigVariable: { key: string; dataType: string; defaultValue: string | null };
+}
+
+export const CreateInstance = typed<
+  Payload<"createInstance", { instance: { id: string; name: string; configVariables: { nodes: ConfigVariableState[] } } | null }>,
+  { customer: string; integration: string; name: string }
+>(`mutation CreateInstance($customer: ID!, $integration: ID!, $name: String!) {
+  createInstance(input: {customer: $customer, integration: $integration, name: $name}) {
+    instance { id name configVariables { nodes { value requiredConfigVariable { key dataType defaultValue } } } }
+    errors { field messages }
+  }
+}`);
+
+export const SetConfigVariables = typed<
+  Payload<"updateInstanceConfigVariables", { instance: { id: string } | null }>,
+  { id: string; configVariables: Array<{ key: string; value: string }> }
+>(`mutation SetConfigVariables($id: ID!, $configVariables: [InputInstanceConfigVariable]) {
+  updateInstanceConfigVariables(input: {id: $id, configVariables: $configVariables}) { instance { id } errors { field messages } }
+}`);
+
+/** Replays failed executions that have no successful replay yet (of one flow, or all). */
+export const ReplayFailedExecutions = typed<
+  Payload<"replayExecutions", { count: number; instanceExecutionResults: { nodes: Array<{ id: string }> } }>,
+  { flow?: string | null }
+>(`mutation ReplayFailedExecutions($flow: ID) {
+  replayExecutions(input: {flow: $flow, error_Isnull: false, replayForExecution_Isnull: true}) {
+    count
+    instanceExecutionResults(first: 1000) { nodes { id } }
+    errors { field messages }
+  }
+}`);
+
 /** Every document above, for validation against the schema. */
 export const OPERATIONS: Record<string, string> = Object.fromEntries(
   Object.entries({
     ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, InstanceFlows, CustomerTree, InstanceExecutions, ExecutionDetail,
-    TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
+    CreateInstance, SetConfigVariables, ReplayFailedExecutions, TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
   }).map(([name, document]) => [name, String(document)]),
 );

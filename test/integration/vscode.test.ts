@@ -64,6 +64,8 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
     const { code, lines } = await extensionTests(base, workspace, path.join(run, "chromium"));
     for (const line of lines) process.stdout.write(`      ${line}\n`);
     const failed = lines.filter((l) => l.startsWith("not ok"));
+    // VS Code's logs (the extension host's, the Refract output channel's) are kept for a look at what went wrong.
+    if (failed.length || code !== 0) fs.cpSync(path.join(run, "user", "logs"), path.join(ROOT, ".test-results", "vscode-logs"), { recursive: true });
     assert.deepEqual(failed, []);
     assert.ok(lines.filter((l) => l.startsWith("ok - ")).length >= 3, "the checks ran");
     assert.equal(code, 0);
@@ -148,7 +150,7 @@ async function extensionTests(base: string, workspace: string, profile: string):
       else if (process.env.REFRACT_VSCODE_LOG) process.stdout.write(`[browser] ${text.slice(0, 300)}\n`);
     });
     const done = new Promise<unknown>((resolve) => void page.exposeFunction("codeAutomationExit", (code: unknown, logs?: Array<{ relativePath: string; contents: string }>) => {
-      if (process.env.REFRACT_VSCODE_LOG) for (const l of logs ?? []) process.stdout.write(`[exthost log ${l.relativePath}]\n${l.contents.slice(-3000)}\n`);
+      if (process.env.REFRACT_VSCODE_LOG) for (const l of logs ?? []) process.stdout.write(`[exthost log ${l.relativePath}]\n${l.contents.slice(-6000)}\n`);
       resolve(code);
     }));
     await page.exposeFunction("codeAutomationLog", () => {});

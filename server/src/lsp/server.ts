@@ -18,6 +18,12 @@ const CHANGES_INTERVAL_MS = 100;
  */
 export function startLanguageServer(): void {
   const connection = createConnection(ProposedFeatures.all);
+  // The client gives this process no stdio: what the runtime and its workers write to stderr goes
+  // to the client as log messages.
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    connection.console.warn(String(chunk).trimEnd());
+    return true;
+  }) as typeof process.stderr.write;
   const documents = new TextDocuments(TextDocument);
   let starting: Promise<Served> | null = null;
   let served: Served | null = null;
