@@ -7,6 +7,7 @@ import {
   CreateCustomer,
   CreateInstance,
   CustomerTree,
+  ExecutionRequest,
   ReplayFailedExecutions,
   SetConfigVariables,
   DeleteCustomer,
@@ -144,6 +145,29 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       if (id) return vscode.window.showTextDocument(ExecutionDocuments.logsUri(id), { preview: true });
       return undefined;
     }),
+    // The request an execution was invoked with, as a payload file the Trigger Flow… picker offers.
+    command("refract.execution.savePayload", async (node: ExecutionItem, name?: string) => {
+      const { executionResult: x } = await (await ctx.api()).request(ExecutionRequest, { id: node.execution.id });
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      if (!x?.flow?.stableKey || !folder) throw new Error("this execution's flow is not in the current build");
+      name ??= await vscode.window.showInputBox({ prompt: `Save the payload of this ${x.flow.name} execution as`, value: `payload-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}` });
+      if (!name) return undefined;
+      const response = await fetch(x.requestPayloadUrl);
+      if (!response.ok) throw new Error(`the execution's request could not be fetched: HTTP ${response.status}`);
+      const request = (await response.json()) as { body: string; contentType: string; headers: Record<string, string> };
+      const text = Buffer.from(request.body, "base64").toString("utf8");
+      let data: unknown = text;
+      try {
+        data = JSON.parse(text);
+      } catch {
+        // not JSON: kept as text
+      }
+      const file = path.join(folder, ".spectral", "flows", x.flow.stableKey, "payloads", `${name.replace(/[\\/:*?"<>|]/g, "-")}.json`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify({ headers: request.headers, data, contentType: request.contentType }, null, 2) + "\n");
+      void vscode.window.showInformationMessage(`Refract: payload saved as ${path.relative(folder, file)}`);
+      return file;
+    }),
     command("refract.step.open", (node: StepItem) => vscode.window.showTextDocument(ExecutionDocuments.stepUri(node.execution.id, node.step.stepName), { preview: true })),
 
     // From an instance item: (re)deploy it. From the palette: a new instance for a customer (picked
@@ -164,9 +188,11 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       await mutate(SetInstanceEnabled, { id: node.instance.id, enabled: false });
       views.instances.refresh();
     }),
-    command("refract.instance.remove", async (node: InstanceItem, confirmed?: boolean) => {
-      if (!confirmed && (await vscode.window.showWarningMessage(`Remove instance "${node.instance.name}"? Its teardown flows run; its executions stay.`, { modal: true }, "Remove")) !== "Remove") return;
-      await mutate(DeleteInstance, { id: node.instance.id });
+    command("refract.instance.remove", async (node?: InstanceItem, confirmed?: boolean) => {
+      const instance = node?.instance ?? (await pickInstance(ctx));
+      if (!instance) return;
+      if (!confirmed && (await vscode.window.showWarningMessage(`Remove instance "${instance.name}"? Its teardown flows run; its executions stay.`, { modal: true }, "Remove")) !== "Remove") return;
+      await mutate(DeleteInstance, { id: instance.id });
       views.instances.refresh();
       views.customers.refresh();
     }),
@@ -230,6 +256,15 @@ async function createInstance(ctx: Ctx, mutate: Mutate, given?: NewInstance): Pr
   }
   if (values.length) await mutate(SetConfigVariables, { id: instance!.id, configVariables: values });
   return instance!.id;
+}
+
+/** An instance other than the system instance, picked from the palette. */
+async function pickInstance(ctx: Ctx): Promise<{ id: string; name: string } | undefined> {
+  const { instances } = await (await ctx.api()).request(IntegrationTree, {});
+  const items = instances.nodes.filter((i) => !i.isSystem).map((i) => ({ label: i.name, description: i.customer.name, id: i.id }));
+  if (!items.length) throw new Error("there are no instances to remove (the system instance cannot be removed)");
+  const picked = await vscode.window.showQuickPick(items, { placeHolder: "Remove which instance?" });
+  return picked && { id: picked.id, name: picked.label };
 }
 
 /** All failed executions, or those of one flow. */

@@ -265,10 +265,15 @@ export const ReplayFailedExecutions = typed<
   }
 }`);
 
+/** What saving an execution's payload as a file needs: its flow, and where its trigger request is. */
+export const ExecutionRequest = typed<{ executionResult: { requestPayloadUrl: string; flow: { name: string; stableKey: string | null } | null } | null }, { id: string }>(`query ExecutionRequest($id: ID!) {
+  executionResult(id: $id) { requestPayloadUrl flow { name stableKey } }
+}`);
+
 /** Every document above, for validation against the schema. */
 export const OPERATIONS: Record<string, string> = Object.fromEntries(
   Object.entries({
     ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, InstanceFlows, CustomerTree, InstanceExecutions, ExecutionDetail,
-    CreateInstance, SetConfigVariables, ReplayFailedExecutions, TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
+    ExecutionRequest, CreateInstance, SetConfigVariables, ReplayFailedExecutions, TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
   }).map(([name, document]) => [name, String(document)]),
 );

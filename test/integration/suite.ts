@@ -84,6 +84,11 @@ check("Trigger Flow with a saved payload, then its step results, logs and a repl
   const linked = await api.executions.getChildren(node);
   assert.ok(linked.some((c) => c.kind === "execution" && c.execution.id === replay && String(api.executions.getTreeItem(c).label) === "replay: Echo"));
 
+  const saved = await vscode.commands.executeCommand<string>("refract.execution.savePayload", node, "saved from a run");
+  assert.equal(saved, path.join(payloads, "saved from a run.json"));
+  assert.deepEqual(JSON.parse(fs.readFileSync(saved!, "utf8")).data, { hello: "from a payload file" }, "a past execution's payload, as a file the picker offers");
+  await executionNode((await vscode.commands.executeCommand<string>("refract.flow.trigger", echo, saved))!, "SUCCESS");
+
   const bad = path.join(payloads, "broken.json");
   fs.writeFileSync(bad, "{ not json");
   assert.equal(await vscode.commands.executeCommand("refract.flow.trigger", echo, bad), undefined, "a broken payload file is refused with a message");
@@ -120,7 +125,7 @@ async function executionNode(id: string, status: string) {
   assert.fail(`execution ${id} did not reach ${status} in the Executions view`);
 }
 
-check("Deploy Instance… for a new customer, with its config variables: the instance appears deployed", async () => {
+check("Deploy Instance… for a new customer, with its config variables: the instance appears deployed; then Remove Instance", async () => {
   const id = await vscode.commands.executeCommand<string>("refract.instance.deploy", { customerName: "Globex", instanceName: "Globex Echo", configValues: { "Api Secret": "s3cret" } });
   assert.ok(id);
   const [integration] = await api.instances.getChildren();
@@ -129,6 +134,9 @@ check("Deploy Instance… for a new customer, with its config variables: the ins
   assert.equal(api.instances.getTreeItem(instance).description, "Globex", "deployed and enabled: only its customer is shown");
   const flows = await api.instances.getChildren(instance);
   assert.ok(flows.some((f) => f.kind === "flow" && f.flowConfig.flow.name === "Echo"));
+  await vscode.commands.executeCommand("refract.instance.remove", instance, true);
+  const [reloaded] = await api.instances.getChildren();
+  assert.ok(!(await api.instances.getChildren(reloaded)).some((n) => n.kind === "instance" && n.instance.id === id), "removed");
 });
 
 check("Replay Failed Executions… replays each failed execution once and sums up", async () => {
