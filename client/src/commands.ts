@@ -3,6 +3,8 @@ import * as path from "node:path";
 import type { TypedDocumentString } from "graphql-request";
 import * as vscode from "vscode";
 import {
+  ExecutionFilter,
+  ExecutionStatus,
   CancelExecution,
   CreateCustomer,
   CreateInstance,
@@ -80,6 +82,15 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       void vscode.window.showInformationMessage("Refract: API token copied");
     }),
     command("refract.executions.loadMore", () => views.executions.loadMore()),
+    // Narrows the Executions view one criterion at a time (or sets a filter given whole).
+    command("refract.executions.filter", async (given?: { filter: ExecutionFilter; description?: string }) => {
+      if (given) return views.executions.setFilter(given.filter, given.description);
+      const added = await pickFilter(ctx);
+      if (!added) return undefined;
+      const current = views.executions;
+      if (added.clear) return current.setFilter({}, "");
+      return current.setFilter({ ...current.filter, ...added.filter }, [current.description, added.label].filter(Boolean).join(" · "));
+    }),
 
     // From a tree item, from a CodeLens (`{flowName}`: the flow on the system instance), or from the palette (asks).
     command("refract.flow.trigger", async (node?: FlowNode | { flowName: string }, payloadFile?: string) => {
@@ -256,6 +267,43 @@ async function createInstance(ctx: Ctx, mutate: Mutate, given?: NewInstance): Pr
   }
   if (values.length) await mutate(SetConfigVariables, { id: instance!.id, configVariables: values });
   return instance!.id;
+}
+
+/** One more criterion for the Executions view, picked from the palette. */
+async function pickFilter(ctx: Ctx): Promise<{ filter: ExecutionFilter; label: string; clear?: boolean } | undefined> {
+  const kind = await vscode.window.showQuickPick(["Status…", "Flow…", "Instance…", "Customer…", "Invoke type…", "Started in the last…", "Clear filters"], { placeHolder: "Show only the executions whose…" });
+  const pick = async <T>(items: Array<{ label: string; value: T }>, placeHolder: string) => (await vscode.window.showQuickPick(items, { placeHolder })) ?? undefined;
+  const api = await ctx.api();
+  switch (kind) {
+    case "Status…": {
+      const p = await pick(["QUEUED", "PENDING", "SUCCESS", "ERROR", "CANCELED"].map((s) => ({ label: s, value: s as ExecutionStatus })), "Status");
+      return p && { filter: { status: p.value }, label: p.label.toLowerCase() };
+    }
+    case "Flow…": {
+      const { integrations } = await api.request(IntegrationTree, {});
+      const p = await pick((integrations.nodes[0]?.flows.nodes ?? []).map((f) => ({ label: f.name, value: f.id })), "Flow");
+      return p && { filter: { flow: p.value }, label: p.label };
+    }
+    case "Instance…":
+    case "Customer…": {
+      const { instances } = await api.request(IntegrationTree, {});
+      const items = kind === "Instance…" ? instances.nodes.map((i) => ({ label: i.name, value: i.id })) : [...new Map(instances.nodes.map((i) => [i.customer.id, { label: i.customer.name, value: i.customer.id }])).values()];
+      const p = await pick(items, kind === "Instance…" ? "Instance" : "Customer");
+      return p && { filter: kind === "Instance…" ? { instance: p.value } : { customer: p.value }, label: p.label };
+    }
+    case "Invoke type…": {
+      const p = await pick(["WEBHOOK", "SCHEDULED", "CROSS_FLOW", "INTEGRATION_FLOW_TEST", "DEPLOY_FLOW", "TEAR_DOWN_FLOW"].map((t) => ({ label: t, value: t })), "Invoke type");
+      return p && { filter: { invokeTypes: [p.value] }, label: p.label.toLowerCase() };
+    }
+    case "Started in the last…": {
+      const p = await pick([["15 minutes", 15], ["hour", 60], ["24 hours", 1440], ["7 days", 10_080]].map(([label, minutes]) => ({ label: label as string, value: minutes as number })), "Started in the last");
+      return p && { filter: { since: new Date(Date.now() - p.value * 60_000).toISOString() }, label: `last ${p.label}` };
+    }
+    case "Clear filters":
+      return { filter: {}, label: "", clear: true };
+    default:
+      return undefined;
+  }
 }
 
 /** An instance other than the system instance, picked from the palette. */

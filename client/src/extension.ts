@@ -24,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
   const ctx = new Ctx(context);
   const executions = new ExecutionsView(ctx);
   const views = { instances: new InstancesView(ctx), customers: new CustomersView(ctx, executions), executions };
+  const executionsTree = vscode.window.createTreeView("refract.executions", { treeDataProvider: executions });
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left);
   status.command = "refract.output.show";
   const showStatus = () => {
@@ -44,7 +45,9 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
     ctx.onRestarted(() => Object.values(views).forEach((view) => view.refresh())),
     vscode.window.registerTreeDataProvider("refract.instances", views.instances),
     vscode.window.registerTreeDataProvider("refract.customers", views.customers),
-    vscode.window.registerTreeDataProvider("refract.executions", views.executions),
+    executionsTree,
+    executionsTree.onDidChangeVisibility(() => (executionsTree.description = executions.description || undefined)),
+    executions.onDidChangeTreeData(() => (executionsTree.description = executions.description || undefined)),
     vscode.workspace.registerTextDocumentContentProvider(ExecutionDocuments.scheme, new ExecutionDocuments(ctx)),
     ...registerCommands(ctx, views),
   );

@@ -77,12 +77,23 @@ export interface ExecutionSummary {
   instance: { name: string; isSystem: boolean } | null;
 }
 
-/** The newest executions, a page after a cursor (the Executions view). */
+/** The Executions view's filters (all optional). */
+export interface ExecutionFilter {
+  status?: ExecutionStatus | null;
+  flow?: string | null;
+  instance?: string | null;
+  customer?: string | null;
+  invokeTypes?: string[] | null;
+  /** ISO-8601: started at or after. */
+  since?: string | null;
+}
+
+/** The newest executions that match, a page after a cursor (the Executions view). */
 export const RecentExecutions = typed<
   { executionResults: { nodes: ExecutionSummary[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } },
-  { first: number; after?: string | null }
->(`query RecentExecutions($first: Int!, $after: String) {
-  executionResults(first: $first, after: $after) {
+  { first: number; after?: string | null } & ExecutionFilter
+>(`query RecentExecutions($first: Int!, $after: String, $status: ExecutionStatus, $flow: ID, $instance: ID, $customer: ID, $invokeTypes: [String], $since: DateTime) {
+  executionResults(first: $first, after: $after, status: $status, flow: $flow, instance: $instance, instance_Customer: $customer, invokeType_In: $invokeTypes, startedAt_Gte: $since) {
     nodes { id status invokeType startedAt endedAt error flow { name } instance { name isSystem } }
     pageInfo { hasNextPage endCursor }
   }

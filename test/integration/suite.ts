@@ -153,6 +153,20 @@ check("Replay Failed Executions… replays each failed execution once and sums u
   assert.deepEqual(await vscode.commands.executeCommand("refract.execution.replayFailed", { flowId: throws.flowConfig.flow.id }), { count: 2, succeeded: 0, failed: 2 });
 });
 
+check("Filter Executions: by status, by flow, then cleared", async () => {
+  const all = (await api.executions.getChildren()).filter((n) => n.kind === "execution");
+  await vscode.commands.executeCommand("refract.executions.filter", { filter: { status: "ERROR" }, description: "error" });
+  const failed = (await api.executions.getChildren()).filter((n) => n.kind === "execution");
+  assert.ok(failed.length > 0 && failed.every((n) => n.kind === "execution" && n.execution.status === "ERROR"));
+  const echo = await flowNode("Echo");
+  assert.ok(echo.kind === "flow");
+  await vscode.commands.executeCommand("refract.executions.filter", { filter: { flow: echo.flowConfig.flow.id }, description: "Echo" });
+  const echoes = (await api.executions.getChildren()).filter((n) => n.kind === "execution");
+  assert.ok(echoes.length > 0 && echoes.every((n) => n.kind === "execution" && n.execution.flow?.name === "Echo"));
+  await vscode.commands.executeCommand("refract.executions.filter", { filter: {} });
+  assert.equal((await api.executions.getChildren()).filter((n) => n.kind === "execution").length, all.length);
+});
+
 check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
   const before = await api.runtime();
   const executions = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;

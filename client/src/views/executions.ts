@@ -1,5 +1,5 @@
 import * as vscode from "vscode";
-import { ExecutionDetail, ExecutionSummary, RecentExecutions, StepResultSummary } from "../../../protocol/prismatic-api/operations";
+import { ExecutionDetail, ExecutionFilter, ExecutionSummary, RecentExecutions, StepResultSummary } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
 import { TreeView } from "./view";
 import { executionItem } from "./items";
@@ -21,6 +21,9 @@ export type ExecutionNode =
  */
 export class ExecutionsView extends TreeView<ExecutionNode> {
   private shown = PAGE;
+  /** What the view shows: every execution, or those that match. */
+  filter: ExecutionFilter = {};
+  description = "";
 
   constructor(private readonly ctx: Ctx) {
     super();
@@ -30,7 +33,7 @@ export class ExecutionsView extends TreeView<ExecutionNode> {
   async getChildren(parent?: ExecutionNode): Promise<ExecutionNode[]> {
     const api = await this.ctx.api();
     if (!parent) {
-      const { executionResults } = await api.request(RecentExecutions, { first: this.shown });
+      const { executionResults } = await api.request(RecentExecutions, { first: this.shown, ...this.filter });
       const items: ExecutionNode[] = executionResults.nodes.map((execution) => ({ kind: "execution", execution }));
       return executionResults.pageInfo.hasNextPage ? [...items, { kind: "more" }] : items;
     }
@@ -66,6 +69,14 @@ export class ExecutionsView extends TreeView<ExecutionNode> {
     const item = executionItem(node.execution, node.relation ? `${node.relation}: ` : "");
     if (!node.relation) item.id = node.execution.id;
     return item;
+  }
+
+  /** Shows only what matches; `description` says so in the view's title bar. */
+  setFilter(filter: ExecutionFilter, description = ""): void {
+    this.filter = filter;
+    this.description = description;
+    this.shown = PAGE;
+    this.refresh();
   }
 
   loadMore(): void {
