@@ -164,6 +164,20 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(await server.stop(), 0);
   });
 
+  it("two windows on two projects: the second runtime takes the next free port and says so", async () => {
+    const first = new LanguageServer();
+    await first.initialize(copyFixture("basic"), {});
+    const a = await first.connection.sendRequest(RuntimeInfoRequest);
+    const second = new LanguageServer();
+    await second.initialize(copyFixture("basic"), {});
+    const b = await second.connection.sendRequest(RuntimeInfoRequest);
+    assert.notEqual(a.port, b.port);
+    const message = await waitFor(() => second.messages.find((m) => /port 7780 is taken \(by another window\?\); this window's runtime uses \d+/.test(m.message)), 10_000, "the port message");
+    assert.ok(message.message.endsWith(String(b.port)));
+    assert.equal(await second.stop(), 0);
+    assert.equal(await first.stop(), 0);
+  });
+
   it("refuses to start without a workspace folder on disk", async () => {
     const server = new LanguageServer();
     await assert.rejects(server.connection.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {} }), /needs a workspace folder on disk/);

@@ -40,7 +40,12 @@ export function startLanguageServer(): void {
     features = editorFeatures(connection, documents, workspace, () => served);
     starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
     starting.then(
-      (served) => follow(served),
+      (up) => {
+        // Two windows on two projects: the second runtime gets the next free port, and says so.
+        const port = Number(new URL(up.url).port);
+        if (settings.port === undefined && port !== SERVE_DEFAULTS.port) void connection.window.showInformationMessage(`Refract: port ${SERVE_DEFAULTS.port} is taken (by another window?); this window's runtime uses ${port}`);
+        follow(up);
+      },
       (err) => void connection.window.showErrorMessage(`Refract could not start: ${(err as Error).message}`),
     );
     return {
