@@ -21,7 +21,11 @@ export function startLanguageServer(): void {
   // The client gives this process no stdio: what the runtime and its workers write to stderr goes
   // to the client as log messages.
   process.stderr.write = ((chunk: string | Uint8Array) => {
-    connection.console.warn(String(chunk).trimEnd());
+    try {
+      connection.console.warn(String(chunk).trimEnd());
+    } catch {
+      // the connection is gone: there is no one to tell
+    }
     return true;
   }) as typeof process.stderr.write;
   const documents = new TextDocuments(TextDocument);
