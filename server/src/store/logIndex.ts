@@ -19,12 +19,9 @@ export function indexRecords(lines: string, offset: number): Float64Array {
   let lineStart = 0;
   for (let n = 0; n < count; n++) {
     const lineEnd = lines.indexOf("\n", lineStart);
-    let at = 0;
-    let i = lineStart + 6; // past {"at":
-    for (let c = lines.charCodeAt(i); c >= 48 && c <= 57; c = lines.charCodeAt(++i)) at = at * 10 + c - 48;
-    const severity = SEVERITY_INDEX[lines.charCodeAt(i + 13)] ?? SEVERITIES.indexOf("INFO"); // past ,"severity":"
+    const head = lineHead(lines, lineStart, lineEnd);
     end = ascii ? offset + lineEnd + 1 : end + Buffer.byteLength(lines.slice(lineStart, lineEnd + 1));
-    records[2 * n] = at * 8 + severity;
+    records[2 * n] = head >= 0 ? head : SEVERITIES.indexOf("INFO"); // Refract writes every line with its head
     records[2 * n + 1] = end;
     lineStart = lineEnd + 1;
   }
@@ -47,9 +44,7 @@ export async function readIndex(file: string, logSize: number, visit: (at: numbe
   const records = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8);
   if ((records.length ? records[records.length - 1] : 0) !== logSize) return false;
   for (let i = 0; i < records.length; i += 2) {
-    const packed = records[i];
-    const severity = packed % 8;
-    visit((packed - severity) / 8, SEVERITIES[severity]);
+    visit(headTime(records[i]), headSeverity(records[i]));
   }
   return true;
 }
@@ -60,4 +55,24 @@ function countLines(text: string): number {
   return n;
 }
 
+/**
+ * The time and severity from the head every log line Refract writes starts with
+ * (`{"at":<ms>,"severity":"<S>",…`), read in place without parsing the line, packed as
+ * `at * 8 + severity index` (as the index stores them); -1 when the line does not start so.
+ */
+export function lineHead(text: string, lineStart: number, lineEnd: number): number {
+  if (!text.startsWith(HEAD, lineStart)) return -1;
+  let at = 0;
+  let i = lineStart + HEAD.length;
+  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) at = at * 10 + c - 48;
+  // Each severity has its own first letter.
+  const severity = i + SEVERITY.length < lineEnd ? SEVERITY_INDEX[text.charCodeAt(i + SEVERITY.length)] : undefined;
+  return severity === undefined ? -1 : at * 8 + severity;
+}
+
+export const headTime = (packed: number): number => (packed - (packed % 8)) / 8;
+export const headSeverity = (packed: number): Severity => SEVERITIES[packed % 8];
+
+const HEAD = '{"at":';
+export const SEVERITY = ',"severity":"';
 const SEVERITY_INDEX: Record<number, number> = Object.fromEntries(SEVERITIES.map((s, i) => [s.charCodeAt(0), i]));

@@ -1,7 +1,7 @@
-import { SEVERITIES, Severity } from "../../../protocol/executions";
+import { Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 import { eachWindow } from "./lines";
-import { readIndex } from "./logIndex";
+import { SEVERITY, headSeverity, headTime, lineHead, readIndex } from "./logIndex";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -172,8 +172,6 @@ interface Hit {
   severity: Severity;
 }
 
-const HEAD = '{"at":';
-const SEVERITY = ',"severity":"';
 const EXECUTION_ID = '"executionId":';
 const MESSAGE = '"message":"';
 
@@ -234,15 +232,12 @@ class LineMatcher {
     const start = base + lineStart;
     const end = base + lineEnd;
     let at: number;
-    let severity: Severity | undefined;
+    let severity: Severity;
     let owner: LineOwner | null = null;
-    if (s.startsWith(HEAD, lineStart)) {
-      // Digits read in place, and the severity by its first letter (each severity's is different).
-      let i = lineStart + HEAD.length;
-      at = 0;
-      for (let c = s.charCodeAt(i); c >= 48 && c <= 57; c = s.charCodeAt(++i)) at = at * 10 + c - 48;
-      severity = i + SEVERITY.length < lineEnd ? SEVERITY_BY_INITIAL[s.charCodeAt(i + SEVERITY.length)] : undefined;
-      if (!severity) return;
+    const head = lineHead(s, lineStart, lineEnd);
+    if (head >= 0) {
+      at = headTime(head);
+      severity = headSeverity(head);
     } else {
       const record = parseLine(buf, start, end); // not a line Refract wrote: read it the slow way
       if (!record) return;
@@ -286,8 +281,6 @@ function parseLine(buf: Buffer, start: number, end: number): LogRecord | null {
     return null;
   }
 }
-
-const SEVERITY_BY_INITIAL: Record<number, Severity> = Object.fromEntries(SEVERITIES.map((s) => [s.charCodeAt(0), s]));
 
 function endOfLine(s: string, from: number): number {
   const end = s.indexOf("\n", from);
