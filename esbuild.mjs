@@ -1,5 +1,5 @@
 // One build per target: the server (the `refract` bin, which is also the language server), its
-// worker, and the extension's client; the webview joins here later. `--watch` rebuilds on change, `--production` minifies.
+// worker, the extension's client, and the UI (webview/, for VS Code's webviews and the browser at /ui). `--watch` rebuilds on change, `--production` minifies.
 import { chmodSync } from "node:fs";
 import * as esbuild from "esbuild";
 
@@ -20,17 +20,14 @@ const targets = [
   { entryPoints: ["test/integration/suite.ts"], outfile: "dist/test/integration.js", external: ["vscode"] },
 ];
 
-for (const target of targets) {
-  const options = {
-    ...target,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    sourcemap: !production,
-    minify: production,
-    logLevel: "warning",
-  };
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: "warning" };
+const node = { platform: "node", format: "cjs", target: "node20" };
+// The UI: one script and one stylesheet (with the codicon font beside them), names fixed so the
+// pages that load them need no manifest.
+const webview = { entryPoints: { webview: "webview/src/main.ts" }, outdir: "dist/webview", platform: "browser", format: "iife", target: "chrome120", loader: { ".ttf": "file" }, assetNames: "[name]" };
+
+for (const target of [...targets.map((t) => ({ ...node, ...t })), webview]) {
+  const options = { ...common, ...target };
   if (watch) await (await esbuild.context(options)).watch();
   else await esbuild.build(options);
 }

@@ -24,7 +24,9 @@ import {
   TestInstanceFlowConfig,
   TestIntegrationFlow,
 } from "../../protocol/prismatic-api/operations";
+import type { LogScope } from "../../protocol/webview";
 import type { Ctx } from "./ctx";
+import type { Panels } from "./panels/panels";
 import { ExecutionDocuments } from "./documents";
 import type { CustomersView, CustomerNode } from "./views/customers";
 import type { ExecutionNode, ExecutionsView } from "./views/executions";
@@ -53,7 +55,7 @@ interface Payload {
  * The `Refract: …` commands. Each takes the tree item it was invoked on (or asks, from the
  * palette); tests and other extensions may pass what a picker would have asked for.
  */
-export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
+export function registerCommands(ctx: Ctx, views: Views, panels: Panels): vscode.Disposable[] {
   const mutate: Mutate = async <R extends Record<string, { errors: Array<{ field: string; messages: string[] }> }>, V extends object>(document: TypedDocumentString<R, V>, variables: V): Promise<R[keyof R]> => {
     const api = await ctx.api();
     const data = (await api.request<R>(String(document), variables as Record<string, unknown>)) as R;
@@ -151,11 +153,16 @@ export function registerCommands(ctx: Ctx, views: Views): vscode.Disposable[] {
       if (id) await mutate(CancelExecution, { id });
     }),
     command("refract.execution.copyId", async (node: ExecutionItem) => vscode.env.clipboard.writeText(node.execution.id)),
-    command("refract.execution.openLogs", async (node?: ExecutionItem) => {
-      const id = node?.execution.id ?? (await pickExecution(ctx, "Open the logs of which execution?"));
-      if (id) return vscode.window.showTextDocument(ExecutionDocuments.logsUri(id), { preview: true });
-      return undefined;
+    command("refract.execution.open", async (node?: ExecutionItem | { id: string }) => {
+      const id = node ? ("execution" in node ? node.execution.id : node.id) : await pickExecution(ctx, "Open which execution?");
+      if (id) panels.show({ kind: "execution", id });
     }),
+    // The log explorer, scoped to what it was invoked on; from the palette, a scope to pick (or `scope` given).
+    command("refract.execution.openLogs", async (node?: ExecutionItem | InstanceNode | CustomerNode | LogScope) => {
+      const scope = node ? logScopeOf(node) : await pickLogScope(ctx);
+      if (scope) panels.show({ kind: "logs", scope });
+    }),
+    command("refract.execution.openLogsDocument", async (node: ExecutionItem) => vscode.window.showTextDocument(ExecutionDocuments.logsUri(node.execution.id), { preview: true })),
     // The request an execution was invoked with, as a payload file the Trigger Flow… picker offers.
     command("refract.execution.savePayload", async (node: ExecutionItem, name?: string) => {
       const { executionResult: x } = await (await ctx.api()).request(ExecutionRequest, { id: node.execution.id });
@@ -362,6 +369,31 @@ export function readPayload(file: string): Payload {
   }
   if (!parsed || typeof parsed !== "object") throw new Error(`the payload file ${file} does not hold an object`);
   return { data: parsed.data ?? parsed.payload ?? {}, contentType: parsed.contentType, headers: parsed.headers };
+}
+
+function logScopeOf(node: ExecutionItem | InstanceNode | CustomerNode | LogScope): LogScope {
+  if ("execution" in node) return { kind: "execution", id: node.execution.id, label: node.execution.flow?.name ?? undefined };
+  if ("instance" in node) return { kind: "instance", id: node.instance.id, label: node.instance.name };
+  if ("name" in node && (node.kind === "customer" || node.kind === "instance")) return { kind: node.kind, id: node.id, label: node.name };
+  return node as LogScope;
+}
+
+async function pickLogScope(ctx: Ctx): Promise<LogScope | undefined> {
+  const api = await ctx.api();
+  const [{ instances, integrations }, { customers }] = await Promise.all([api.request(IntegrationTree, {}), api.request(CustomerTree, {})]);
+  const system = instances.nodes.find((i) => i.isSystem);
+  const flows = system ? ((await api.request(InstanceFlows, { id: system.id })).instance?.flowConfigs.nodes ?? []) : [];
+  type Item = vscode.QuickPickItem & { scope?: LogScope };
+  const items: Item[] = [
+    { label: "$(globe) All instances", scope: { kind: "all" } },
+    { label: "Customers", kind: vscode.QuickPickItemKind.Separator },
+    ...customers.nodes.map((c) => ({ label: `$(organization) ${c.name}`, scope: { kind: "customer" as const, id: c.id, label: c.name } })),
+    { label: "Instances", kind: vscode.QuickPickItemKind.Separator },
+    ...instances.nodes.map((i) => ({ label: `$(server-environment) ${i.name}`, description: i.customer.name, scope: { kind: "instance" as const, id: i.id, label: i.name } })),
+    { label: `Flows of ${integrations.nodes[0]?.name ?? "the integration"}`, kind: vscode.QuickPickItemKind.Separator },
+    ...flows.map((f) => ({ label: `$(symbol-event) ${f.flow.name}`, scope: { kind: "flow" as const, id: f.flow.id, label: f.flow.name } })),
+  ];
+  return (await vscode.window.showQuickPick(items, { placeHolder: "Show the logs of…", matchOnDescription: true }))?.scope;
 }
 
 async function pickExecution(ctx: Ctx, placeHolder: string, running = false): Promise<string | undefined> {

@@ -3,6 +3,7 @@ import type { RuntimeInfo } from "../../protocol/lsp";
 import { registerCommands } from "./commands";
 import { Ctx } from "./ctx";
 import { ExecutionDocuments } from "./documents";
+import { Panels } from "./panels/panels";
 import { CustomersView } from "./views/customers";
 import { ExecutionsView } from "./views/executions";
 import { InstancesView } from "./views/instances";
@@ -16,6 +17,7 @@ export interface RefractApi {
   instances: InstancesView;
   customers: CustomersView;
   executions: ExecutionsView;
+  panels: Panels;
 }
 
 /** Registers everything and returns at once; the server starts in the background. */
@@ -25,6 +27,19 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
   const executions = new ExecutionsView(ctx);
   const views = { instances: new InstancesView(ctx), customers: new CustomersView(ctx, executions), executions };
   const executionsTree = vscode.window.createTreeView("refract.executions", { treeDataProvider: executions });
+  const instancesTree = vscode.window.createTreeView("refract.instances", { treeDataProvider: views.instances });
+  const customersTree = vscode.window.createTreeView("refract.customers", { treeDataProvider: views.customers });
+  // The execution panel's instance and customer links show them in their trees.
+  const panels = new Panels(ctx, context, async (kind, id) => {
+    if (kind === "instance") {
+      const node = await views.instances.instanceNode(id);
+      if (node) await instancesTree.reveal(node, { select: true, focus: true, expand: true });
+    } else {
+      const node = (await views.customers.getChildren()).find((n) => n.kind === "customer" && n.id === id);
+      if (node) await customersTree.reveal(node, { select: true, focus: true, expand: true });
+      else void vscode.window.showInformationMessage("Refract: that is the system customer, which the Customers view does not list");
+    }
+  });
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left);
   status.command = "refract.output.show";
   const showStatus = () => {
@@ -43,15 +58,16 @@ export function activate(context: vscode.ExtensionContext): RefractApi {
     ...Object.values(views),
     ctx.onBuildChanged(showStatus),
     ctx.onRestarted(() => Object.values(views).forEach((view) => view.refresh())),
-    vscode.window.registerTreeDataProvider("refract.instances", views.instances),
-    vscode.window.registerTreeDataProvider("refract.customers", views.customers),
+    instancesTree,
+    customersTree,
     executionsTree,
+    panels,
     executionsTree.onDidChangeVisibility(() => (executionsTree.description = executions.description || undefined)),
     executions.onDidChangeTreeData(() => (executionsTree.description = executions.description || undefined)),
     vscode.workspace.registerTextDocumentContentProvider(ExecutionDocuments.scheme, new ExecutionDocuments(ctx)),
-    ...registerCommands(ctx, views),
+    ...registerCommands(ctx, views, panels),
   );
-  return { activationMs: performance.now() - began, runtime: () => ctx.runtime(), ...views };
+  return { activationMs: performance.now() - began, runtime: () => ctx.runtime(), ...views, panels };
 }
 
 export function deactivate(): void {

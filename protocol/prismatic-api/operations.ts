@@ -282,9 +282,110 @@ export const ExecutionRequest = typed<{ executionResult: { requestPayloadUrl: st
 }`);
 
 /** Every document above, for validation against the schema. */
+// The execution panel and the log explorer (webview/).
+
+export interface LinkedExecution {
+  id: string;
+  status: ExecutionStatus;
+  startedAt: string;
+  endedAt: string | null;
+  flow: { name: string } | null;
+}
+
+export interface ExecutionView {
+  id: string;
+  status: ExecutionStatus;
+  invokeType: string;
+  startedAt: string;
+  runStartedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  versionNumber: number | null;
+  requestPayloadUrl: string;
+  flow: { id: string; name: string } | null;
+  instance: { id: string; name: string; isSystem: boolean; customer: { id: string; name: string } } | null;
+  stepResults: { nodes: StepResultSummary[] };
+  lineage: { invokedBy: { execution: LinkedExecution | null } | null };
+  replayForExecution: LinkedExecution | null;
+  retryForExecution: LinkedExecution | null;
+  replays: { nodes: LinkedExecution[] };
+  retries: { nodes: LinkedExecution[] };
+  invokedExecutions: { nodes: LinkedExecution[] };
+}
+
+/** Everything the execution panel shows but the logs and the blobs' contents. */
+export const ExecutionPanel = typed<{ executionResult: ExecutionView | null }, { id: string }>(`query ExecutionPanel($id: ID!) {
+  executionResult(id: $id) {
+    id status invokeType startedAt runStartedAt endedAt error versionNumber requestPayloadUrl
+    flow { id name }
+    instance { id name isSystem customer { id name } }
+    stepResults { nodes { id stepName displayStepName startedAt endedAt hasError resultsUrl } }
+    lineage { invokedBy { execution { ...Linked } } }
+    replayForExecution { ...Linked }
+    retryForExecution { ...Linked }
+    replays { nodes { ...Linked } }
+    retries { nodes { ...Linked } }
+    invokedExecutions { nodes { ...Linked } }
+  }
+}
+fragment Linked on InstanceExecutionResult { id status startedAt endedAt flow { name } }`);
+
+export interface LogRow {
+  id: string;
+  timestamp: string;
+  severity: LogSeverityLevel;
+  message: string;
+  stepName: string | null;
+  flowName: string | null;
+  instanceName: string | null;
+  executionResultId: string | null;
+}
+
+/** The log explorer's filters; the scope is one of executionResult, flow, instance, customer or none. */
+export interface LogFilter {
+  executionResult?: string | null;
+  flow?: string | null;
+  instance?: string | null;
+  customer?: string | null;
+  /** false hides the system instance's (test) executions' logs. */
+  isTestExecution?: boolean | null;
+  severities?: LogSeverityLevel[] | null;
+  text?: string | null;
+  /** ISO-8601. */
+  from?: string | null;
+  to?: string | null;
+}
+
+const LOG_FILTER_VARIABLES = "$executionResult: ID, $flow: ID, $instance: ID, $customer: ID, $isTestExecution: Boolean, $severities: [LogSeverityLevel], $text: String, $from: DateTime, $to: DateTime";
+const LOG_FILTER_ARGUMENTS = "executionResult: $executionResult, flow: $flow, instance: $instance, customer: $customer, isTestExecution: $isTestExecution, severity_In: $severities, message_Icontains: $text, timestamp_Gte: $from, timestamp_Lte: $to";
+
+/** A page of matching lines by position, newest first (the virtualized list reads any page). */
+export const LogPage = typed<{ logs: { totalCount: number; nodes: LogRow[] } }, LogFilter & { offset: number; first: number; count: boolean }>(`query LogPage($offset: Int!, $first: Int!, $count: Boolean!, ${LOG_FILTER_VARIABLES}) {
+  logs(offset: $offset, first: $first, orderBy: {field: TIMESTAMP, direction: DESC}, ${LOG_FILTER_ARGUMENTS}) {
+    totalCount @include(if: $count)
+    nodes { id timestamp severity message stepName flowName instanceName executionResultId }
+  }
+}`);
+
+export interface HistogramBucket {
+  start: string;
+  end: string;
+  counts: Array<{ severity: LogSeverityLevel; count: number }>;
+}
+
+export const LogVolume = typed<{ logHistogram: HistogramBucket[] }, LogFilter & { buckets: number }>(`query LogVolume($buckets: Int!, ${LOG_FILTER_VARIABLES}) {
+  logHistogram(buckets: $buckets, ${LOG_FILTER_ARGUMENTS}) { start end counts { severity count } }
+}`);
+
+/** Which execution and step a step result id names (the panel opens it as a document). */
+export const StepOf = typed<{ stepResult: { stepName: string; executionResult: { id: string } } | null }, { id: string }>(`query StepOf($id: ID!) {
+  stepResult(id: $id) { stepName executionResult { id } }
+}`);
+
 export const OPERATIONS: Record<string, string> = Object.fromEntries(
   Object.entries({
     ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, InstanceFlows, CustomerTree, InstanceExecutions, ExecutionDetail,
     ExecutionRequest, CreateInstance, SetConfigVariables, ReplayFailedExecutions, TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
+    ExecutionPanel, LogPage, LogVolume, StepOf,
   }).map(([name, document]) => [name, String(document)]),
 );

@@ -166,12 +166,15 @@ function integrationsSummary(runtime: Runtime) {
 
 function printReady(o: ServeOptions, out: (l: string) => void, runtime: Runtime, url: string, token: string): void {
   const integrations = integrationsSummary(runtime);
+  // The fragment never reaches a server; the page keeps the token in sessionStorage.
+  const uiUrl = `${url}/ui#token=${encodeURIComponent(token)}`;
   if (o.json) {
-    out(JSON.stringify({ event: "ready", url, apiUrl: `${url}/api`, token, integrations, ...(integrations.length ? {} : { build: { ok: false, error: runtime.build.error } }) }));
+    out(JSON.stringify({ event: "ready", url, apiUrl: `${url}/api`, token, uiUrl, integrations, ...(integrations.length ? {} : { build: { ok: false, error: runtime.build.error } }) }));
     return;
   }
   out(`Refract listening on ${url}`);
   out(`API token: ${token}`);
+  out(`Browser UI: ${uiUrl}`);
   if (integrations.length === 0) out(`No integration loaded: ${runtime.build.error}`);
   for (const i of integrations) {
     out(`${i.name} (version ${i.versionNumber}): ${i.build.ok ? "build ok" : `build failed, serving version ${i.versionNumber}: ${i.build.error}`}`);

@@ -3,6 +3,7 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { CHROMIUM, HOST, installBrowserTools, playwrightChromium } from "../browser";
 import { ROOT, copyFixture, tmpDir } from "../helpers";
 
 /**
@@ -14,7 +15,6 @@ import { ROOT, copyFixture, tmpDir } from "../helpers";
  * report back through `window.codeAutomationExit`, the mechanism VS Code's own browser
  * integration tests use (internal to VS Code, hence the pinned code-server).
  */
-const HOST = path.join(ROOT, ".vscode-host");
 const CODE_SERVER = path.join(HOST, "node_modules", ".bin", "code-server");
 
 describe("the extension in a real VS Code (code-server + Chromium)", function () {
@@ -24,7 +24,7 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
   let run: string;
 
   before(async function () {
-    execFileSync("bash", [path.join(ROOT, "test", "vscode", "install.sh")], { env: { ...process.env, PREFIX: HOST }, stdio: ["ignore", "ignore", "inherit"], timeout: 12 * 60_000 });
+    installBrowserTools();
     run = tmpDir("vscode");
     fs.mkdirSync(path.join(run, "user", "User"), { recursive: true });
     fs.writeFileSync(
@@ -73,9 +73,8 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
 
   it("UI smoke, with the packaged .vsix installed: the Refract container, Trigger Flow… from the palette, the execution in the tree, its step result; a screenshot", async () => {
     const workspace = copyFixture("basic");
-    const { chromium } = require(path.join(HOST, "node_modules", "playwright-core"));
     const payload = JSON.stringify([["skipWelcome", "true"]]);
-    const context = await chromium.launchPersistentContext(path.join(run, "chromium-ui"), { executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1400, height: 850 }, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    const context = await playwrightChromium().launchPersistentContext(path.join(run, "chromium-ui"), { ...CHROMIUM, viewport: { width: 1400, height: 850 } });
     const page = context.pages()[0] ?? (await context.newPage());
     // Kept after the run (the scratch folder is not), for a look at what the test saw.
     const shot = path.join(ROOT, ".test-results", "vscode-ui.png");
@@ -126,19 +125,13 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
 
 /** Opens the workbench with the extension under development and its tests; resolves with their exit code and output. */
 async function extensionTests(base: string, workspace: string, profile: string): Promise<{ code: unknown; lines: string[] }> {
-  // Installed beside code-server by test/vscode/install.sh, not a dependency of the project.
-  const { chromium } = require(path.join(HOST, "node_modules", "playwright-core"));
   const remote = (p: string) => `vscode-remote://${new URL(base).host}${p}`;
   const payload = JSON.stringify([
     ["extensionDevelopmentPath", remote(ROOT)],
     ["extensionTestsPath", remote(path.join(ROOT, "dist", "test", "integration.js"))],
     ["skipWelcome", "true"],
   ]);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const context = await playwrightChromium().launchPersistentContext(profile, CHROMIUM);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const lines: string[] = [];

@@ -32,6 +32,11 @@ export class CustomersView extends TreeView<CustomerNode> {
     return this.executions.getChildren(parent);
   }
 
+  /** Customers are the top level; `reveal` needs no more. */
+  getParent(): CustomerNode | undefined {
+    return undefined;
+  }
+
   getTreeItem(node: CustomerNode): vscode.TreeItem {
     if (node.kind === "customer") {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Collapsed);

@@ -23,12 +23,15 @@ export class InstancesView extends TreeView<InstanceNode> {
     this.disposables.push(ctx.onBuildChanged(() => this.refresh()));
   }
 
+  /** The top level as last shown, for getParent. */
+  private roots: InstanceNode[] = [];
+
   async getChildren(parent?: InstanceNode): Promise<InstanceNode[]> {
     const api = await this.ctx.api();
     if (!parent) {
       const { integrations, instances } = await api.request(IntegrationTree, {});
       const ordered = [...instances.nodes].sort((a, b) => Number(b.isSystem) - Number(a.isSystem));
-      return integrations.nodes.map((i) => ({ kind: "integration", id: i.id, name: i.name, versionNumber: i.versionNumber, instances: ordered }));
+      return (this.roots = integrations.nodes.map((i) => ({ kind: "integration", id: i.id, name: i.name, versionNumber: i.versionNumber, instances: ordered })));
     }
     if (parent.kind === "integration") return parent.instances.map((instance) => ({ kind: "instance", instance }));
     if (parent.kind === "instance") {
@@ -36,6 +39,19 @@ export class InstancesView extends TreeView<InstanceNode> {
       return (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ kind: "flow", instance: parent.instance, flowConfig }));
     }
     return [];
+  }
+
+  /** VS Code's `reveal` walks up with this. */
+  getParent(node: InstanceNode): InstanceNode | undefined {
+    if (node.kind === "integration") return undefined;
+    if (node.kind === "instance") return this.roots[0];
+    return { kind: "instance", instance: node.instance };
+  }
+
+  /** An instance's node, to reveal it. */
+  async instanceNode(id: string): Promise<InstanceNode | undefined> {
+    const [integration] = await this.getChildren();
+    return integration && (await this.getChildren(integration)).find((n) => n.kind === "instance" && n.instance.id === id);
   }
 
   getTreeItem(node: InstanceNode): vscode.TreeItem {
@@ -47,6 +63,7 @@ export class InstancesView extends TreeView<InstanceNode> {
       item.tooltip = build?.error ?? undefined;
       item.iconPath = new vscode.ThemeIcon(build && !build.ok ? "warning" : "package");
       item.contextValue = "integration";
+      item.id = node.id;
       return item;
     }
     if (node.kind === "instance") {

@@ -20,6 +20,7 @@ export function executionItem(x: { id: string; status: ExecutionStatus; invokeTy
     tree.description = x.status.toLowerCase();
   }
   tree.tooltip = `${x.status}${x.error ? `: ${x.error}` : ""}\n${x.id}`;
+  tree.command = { command: "refract.execution.open", title: "Open Execution", arguments: [{ id: x.id }] };
   tree.contextValue = x.status === "QUEUED" || x.status === "PENDING" ? "execution.running" : "execution.ended";
   return tree;
 }

@@ -132,8 +132,8 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   if (!Number.isInteger(args.buckets) || args.buckets < 1 || args.buckets > 1000) throw new GraphQLError("buckets must be between 1 and 1000");
   const filter = logFilter(ctx, args, {});
   const to = filter?.to ?? Date.now();
-  const days = ctx.runtime.store.listDays();
-  const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : days.length ? Date.parse(`${days[0]}T00:00:00Z`) : to);
+  // Without a start, the range starts at the execution's start, else at the oldest stored line.
+  const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : ((await ctx.runtime.logs.find({}, { descending: false, limit: 1 }))[0]?.record.at ?? to));
   if (from > to) throw new GraphQLError("timestamp_Gte is after timestamp_Lte");
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
   const counts = Array.from({ length: args.buckets }, () => new Array<number>(SEVERITIES.length).fill(0));

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { IncomingMessage, ServerResponse } from "node:http";
 import { DocumentNode, GraphQLError, parse, validate } from "graphql";
 import { createHandler } from "graphql-http";
 import { ApiContext, apiSchema } from "../api";
 import { Runtime } from "../runtime/runtime";
+import { bearerCheck } from "./auth";
 import { BlobSigner } from "./blobs";
 import { readBody, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
@@ -22,19 +22,13 @@ export interface ApiOptions {
  * sent), and a bounded body. The Host header was checked by the listener.
  */
 export function apiEndpoint(runtime: Runtime, options: ApiOptions): ApiEndpoint {
-  const expected = digest(options.token);
+  const authorized = bearerCheck(options.token);
   // Building the schema takes ~80 ms: not before the ready line (`serve` warms it right after).
   let handler: ReturnType<typeof createHandler<IncomingMessage, ApiContext, ApiContext>> | null = null;
   const graphql = () => (handler ??= createHandler<IncomingMessage, ApiContext, ApiContext>({ schema: apiSchema(), context: (req) => req.context, ...documentCache() }));
   const endpoint: ApiEndpoint = async (req, res, url) => {
+    if (!authorized(req, res)) return;
     const origin = `http://${req.headers.host}`;
-    if (req.headers.origin !== undefined && req.headers.origin !== origin) {
-      return sendJson(res, 403, { errors: [{ message: `Requests from ${req.headers.origin} are refused: the API answers this server's own pages and non-browser clients` }] });
-    }
-    const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
-    if (!given || !timingSafeEqual(digest(given), expected)) {
-      return sendJson(res, 401, { errors: [{ message: given ? "Invalid token" : "Missing token: send Authorization: Bearer <token> (refract serve prints it)" }] }, { "www-authenticate": "Bearer" });
-    }
     const began = performance.now();
     let body: string | null = null;
     if (req.method === "POST") {
@@ -94,7 +88,3 @@ function documentCache(): { parse: typeof parse; validate: typeof validate } {
   };
 }
 
-/** Both sides hashed first, so the comparison takes the same time whatever the given token's length. */
-function digest(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
-}

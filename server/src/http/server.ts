@@ -4,20 +4,23 @@ import { Runtime } from "../runtime/runtime";
 import { apiEndpoint } from "./api";
 import { sendJson } from "./respond";
 import { BlobSigner, handleBlob, hostAllowed } from "./blobs";
+import { eventsEndpoint, uiEndpoint } from "./ui";
 import { WebhookOptions, handleWebhook } from "./webhooks";
 
 export interface HttpOptions extends WebhookOptions {
   blobs: BlobSigner;
   /** The API's bearer token. */
   token: string;
-  /** The listening address and the extra Host names `/api` and `/results` (and later `/ui`) accept. */
+  /** The listening address and the extra Host names `/api`, `/results`, `/ui` and `/events` accept. */
   host: string;
   allowedHosts: string[];
 }
 
-/** The one HTTP listener: webhooks, the GraphQL API and blob URLs; `/ui` joins it in a later issue. */
+/** The one HTTP listener: webhooks, the GraphQL API, blob URLs, and the browser UI with its event stream. */
 export function createHttpServer(runtime: Runtime, options: HttpOptions): { server: http.Server; warm: () => void } {
   const api = apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes });
+  const ui = uiEndpoint();
+  const events = eventsEndpoint(runtime, options.token);
   const failed = (res: http.ServerResponse) => (err: unknown) => {
     if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
     else res.destroy();
@@ -29,15 +32,20 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
       handleWebhook(runtime, req, res, url, options).catch(failed(res));
       return;
     }
-    const isApi = url.pathname === "/api" || url.pathname === "/api/";
-    if (isApi || url.pathname.startsWith("/results/")) {
-      if (!hostAllowed(req.headers.host, options.host, req.socket.localPort ?? 0, options.allowedHosts)) {
-        return sendJson(res, 403, { error: `Host "${req.headers.host ?? ""}" is not this server; add it with --allowed-host if it is` });
-      }
-      (isApi ? api(req, res, url) : handleBlob(runtime, options.blobs, req, res, url)).catch(failed(res));
-      return;
+    const { pathname } = url;
+    const isApi = pathname === "/api" || pathname === "/api/";
+    const isUi = pathname === "/ui" || pathname.startsWith("/ui/");
+    if (!isApi && !isUi && pathname !== "/events" && !pathname.startsWith("/results/")) {
+      return sendJson(res, 404, { error: `Nothing at ${pathname}; webhooks are at /trigger/<flowConfigId>, the GraphQL API at /api, the UI at /ui` });
     }
-    sendJson(res, 404, { error: `Nothing at ${url.pathname}; webhooks are at /trigger/<flowConfigId>, the GraphQL API at /api` });
+    // Everything but webhooks answers only requests addressed to this server (DNS rebinding).
+    if (!hostAllowed(req.headers.host, options.host, req.socket.localPort ?? 0, options.allowedHosts)) {
+      return sendJson(res, 403, { error: `Host "${req.headers.host ?? ""}" is not this server; add it with --allowed-host if it is` });
+    }
+    if (isApi) api(req, res, url).catch(failed(res));
+    else if (isUi) ui(req, res, pathname);
+    else if (pathname === "/events") events(req, res);
+    else handleBlob(runtime, options.blobs, req, res, url).catch(failed(res));
   });
   // Malformed requests and oversized headers get a JSON answer instead of a bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {

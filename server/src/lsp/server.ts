@@ -2,14 +2,11 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CodeLensRefreshRequest, ProposedFeatures, TextDocumentSyncKind, TextDocuments, createConnection } from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
+import { BuildStateNotification, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
 import type { BuildState } from "../runtime/runtime";
-import type { ExecutionRecord } from "../store/executions";
+import { watchExecutions } from "../runtime/changes";
 import { SERVE_DEFAULTS, SERVE_LIMITS, Served, ServeOptions, serve } from "../serve";
 import { editorFeatures } from "./features";
-
-/** Execution changes go to the client at most this often, each execution once in its latest state. */
-const CHANGES_INTERVAL_MS = 100;
 
 /**
  * The language server (started by the extension over node IPC): it hosts the same runtime, HTTP
@@ -104,40 +101,11 @@ export function startLanguageServer(): void {
         void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
       }, 500);
     });
-    const pending = new Map<string, { x: ExecutionRecord; logged: boolean }>();
-    let timer: NodeJS.Timeout | null = null;
-    runtime.store.changes.on("change", (x: ExecutionRecord, logged: boolean) => {
-      const seen = pending.get(x.id);
-      if (seen) seen.logged ||= logged;
-      else pending.set(x.id, { x, logged });
-      timer ??= setTimeout(() => {
-        timer = null;
-        const changes = [...pending.values()].map(({ x, logged }) => change(x, logged));
-        pending.clear();
-        void connection.sendNotification(ExecutionsChangedNotification, { changes });
-      }, CHANGES_INTERVAL_MS);
-    });
+    watchExecutions(runtime.store, (changes) => void connection.sendNotification(ExecutionsChangedNotification, { changes }));
   }
 
   documents.listen(connection);
   connection.listen();
-}
-
-function change(x: ExecutionRecord, logged: boolean): ExecutionChange {
-  return {
-    id: x.id,
-    status: x.status,
-    invokeType: x.invokeType,
-    flowId: x.scope.flowId,
-    flowName: x.scope.flowName,
-    instanceId: x.scope.instanceId,
-    customerId: x.scope.customerId,
-    startedAt: new Date(x.startedAt).toISOString(),
-    endedAt: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
-    error: x.error,
-    stepCount: x.steps.length,
-    logged,
-  };
 }
 
 type NumericSetting = "port" | "retentionDays" | "executionTimeoutS" | "memoryLimitMb" | "maxConcurrency";

@@ -1,0 +1,275 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { CHROMIUM, installBrowserTools, playwrightChromium } from "../browser";
+import { ROOT, TestServer, copyFixture, startServer } from "../helpers";
+
+/**
+ * The execution panel and the log explorer in a real browser: `/ui` of a real server on the UI
+ * fixture, in Debian's headless Chromium driven by playwright-core. Screenshots are kept in
+ * .test-results/ for a look at what the test saw.
+ */
+describe("the browser UI at /ui (headless Chromium)", function () {
+  this.timeout(180_000);
+  let server: TestServer;
+  let browser: any;
+  let page: any;
+  const shots = path.join(ROOT, ".test-results", "ui");
+
+  const trigger = async (flow: string, query = "", body: unknown = {}) => {
+    const res = await fetch(server.flows[flow] + query, { method: "POST", headers: { "content-type": "application/json", "x-test": "<b>header</b>" }, body: JSON.stringify(body) });
+    const { executionId } = (await res.json()) as { executionId: string };
+    return server.waitForEnd(executionId);
+  };
+  const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+  before(async function () {
+    installBrowserTools();
+    fs.mkdirSync(shots, { recursive: true });
+    server = await startServer(copyFixture("ui"));
+    browser = await playwrightChromium().launch(CHROMIUM);
+  });
+
+  beforeEach(async () => {
+    page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    // Any script the page did not ship sets this; the XSS checks read it.
+    page.on("pageerror", (err: Error) => process.stdout.write(`      page error: ${err.message}\n`));
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === "failed") await shot(`failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, "-")}`).catch(() => {});
+    await page.close();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const open = async (hash = "") => {
+    await page.goto(`${server.url}/ui#token=${encodeURIComponent(server.token)}`);
+    await page.locator(".view").first().waitFor();
+    if (hash) await page.evaluate((h: string) => (location.hash = h), hash);
+  };
+
+  it("serves one page under a strict CSP, its bundle's files only, to this server's Host names only", async () => {
+    const res = await fetch(`${server.url}/ui`);
+    assert.equal(res.status, 200);
+    const csp = /content="([^"]+)"/.exec(await res.text())![1];
+    assert.match(csp, /^default-src 'none'; script-src 'nonce-[A-Za-z0-9+/=]{24}';/);
+    assert.doesNotMatch(csp, /unsafe/);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal((await fetch(`${server.url}/ui/webview.js`)).status, 200);
+    for (const p of ["/ui/../package.json", "/ui/%2e%2e%2fpackage.json", "/ui/webview.js.missing", "/ui/..%5cpackage.json"]) {
+      assert.equal((await rawGet(server.url, p)).status, 404, p);
+    }
+    assert.equal((await rawGet(server.url, "/ui", { host: "evil.example:80" })).status, 403);
+    assert.equal((await fetch(`${server.url}/ui`, { method: "POST" })).status, 405);
+  });
+
+  it("/events streams execution changes to a bearer of the token, and refuses others", async () => {
+    assert.equal((await fetch(`${server.url}/events`)).status, 401);
+    assert.equal((await fetch(`${server.url}/events`, { headers: { authorization: "Bearer wrong-token" } })).status, 401);
+    assert.equal((await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${server.token}`, origin: "http://evil.example" } })).status, 403);
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: controller.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const x = await trigger("Record");
+    let text = "";
+    while (!text.includes(`"id":"${x.id}"`) || !text.includes('"status":"SUCCESS"')) text += (await reader.read()).value;
+    assert.match(text, /event: executions\ndata: \{"changes":\[/);
+    controller.abort();
+  });
+
+  it("takes the token from the link's fragment into sessionStorage, and lists executions live", async () => {
+    await open();
+    assert.equal(await page.evaluate(() => location.hash), "#/");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("refract.token")), server.token);
+    const before = await page.locator("table.executions tbody tr").count();
+    await trigger("Record", "?lines=1", { message: "live" });
+    await page.waitForFunction((n: number) => document.querySelectorAll("table.executions tbody tr").length > n, before);
+    assert.match(await page.locator("table.executions tbody tr").first().innerText(), /SUCCESS\s+Record/);
+    // A reload keeps the session; a wrong token gets the sign-in form.
+    await page.reload();
+    await page.locator("table.executions tbody tr").first().waitFor();
+    await page.evaluate(() => sessionStorage.setItem("refract.token", "not-the-token"));
+    await page.reload();
+    await page.getByText("The API token was refused").waitFor();
+  });
+
+  it("the execution panel: header, timeline, trigger payload, step results as a tree with search and copy path, and logs; hostile data is shown, not run", async () => {
+    const hostile = { message: "<img src=x onerror=\"window.__pwned=1\">", html: "<script>window.__pwned=2</script>", nested: { list: [1, "two", { deep: "<svg onload=window.__pwned=3>" }] } };
+    const x = await trigger("Record", "?lines=10", hostile);
+    await open(`#/execution/${x.id}`);
+    await page.locator("h1", { hasText: "Record" }).waitFor();
+    const header = await page.locator(".execution-header").innerText();
+    assert.match(header, /SUCCESS/);
+    assert.match(header, /Refract Test Customer/);
+    assert.match(header, /INTEGRATION_FLOW_TEST/);
+    assert.match(header, /Version\s+1/);
+    assert.equal(await page.locator(".tl-bar").count(), 3, "queue, onTrigger and onExecution bars");
+
+    // The trigger payload: headers (as text) and the JSON body as a tree.
+    await page.getByRole("tab", { name: "Trigger payload" }).click();
+    await page.locator(".payload .kv th", { hasText: "x-test" }).waitFor();
+    assert.equal(await page.locator(".payload .kv td", { hasText: "<b>header</b>" }).count(), 1);
+
+    // A step result: search opens the path to each match; copy path copies it.
+    await page.locator(".tl-bar.tl-step", { hasText: "onExecution" }).click();
+    await page.locator(".step-detail .tree").waitFor();
+    await page.locator(".step-detail input[type=search]").fill("svg");
+    await page.locator(".tree .row.current", { hasText: "deep" }).waitFor();
+    assert.equal(await page.locator(".search-count").innerText(), "1 of 1");
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+    await page.locator(".tree .row.current").hover();
+    await page.locator(".tree .row.current button[aria-label='Copy path']").click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "onExecution.results.nested.list[2].deep");
+    await page.getByRole("button", { name: "Raw" }).click();
+    assert.match(await page.locator(".step-detail pre.raw").innerText(), /"html": "<script>window.__pwned=2<\/script>"/);
+
+    // The logs beside it; a mark on the timeline selects its line.
+    await page.locator(".log-lines li", { hasText: "onerror" }).first().waitFor();
+    assert.equal(await page.locator(".log-lines li", { hasText: "<img src=x onerror=\"window.__pwned=1\">" }).count(), 10);
+    await page.locator(".tl-mark").last().click();
+    await page.locator(".log-lines li.selected").waitFor();
+    await shot("execution-panel");
+
+    // Nothing hostile ran or became an element.
+    assert.equal(await page.evaluate(() => (window as any).__pwned), undefined);
+    assert.equal(await page.locator("#app img, #app svg:not(.histogram-chart), #app script").count(), 0);
+  });
+
+  it("images as images; a failed execution's step stands out and its invoked execution opens from the timeline", async () => {
+    const image = await trigger("Image");
+    await open(`#/execution/${image.id}`);
+    await page.getByRole("tab", { name: "On Execution" }).click();
+    const img = page.locator(".content-image img");
+    await img.waitFor();
+    assert.equal(await img.evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth), 1);
+
+    const caller = await trigger("Caller", "?fail=1");
+    await page.evaluate((h: string) => (location.hash = h), `#/execution/${caller.id}`);
+    await page.locator(".tl-failed").waitFor();
+    assert.match(await page.locator(".execution-error").innerText(), /Caller failed on request/);
+    assert.equal(await page.locator(".tabs .failed").count(), 1);
+    await page.locator(".lineage", { hasText: "Invoked: Record" }).waitFor();
+    await page.locator(".tl-linked").click();
+    await page.locator(".lineage", { hasText: "Invoked by: Caller" }).waitFor();
+    assert.match(await page.locator(".execution-header").innerText(), /CROSS_FLOW/);
+  });
+
+  it("Replay from the panel runs the execution again and opens the replay, linked to it", async () => {
+    const x = await trigger("Record", "?lines=1", { message: "replay me" });
+    await open(`#/execution/${x.id}`);
+    await page.getByRole("button", { name: "Replay" }).click();
+    await page.locator(".lineage", { hasText: "Replay of: Record" }).waitFor();
+    const replayId = await page.evaluate(() => decodeURIComponent(location.hash.slice("#/execution/".length)));
+    assert.notEqual(replayId, x.id);
+    const ended = await server.waitForEnd(replayId);
+    assert.equal(ended.status, "SUCCESS");
+    await page.locator("h1 .status-success").waitFor();
+  });
+
+  it("the log explorer: severities, text, a histogram to brush, and filters that survive a reload", async () => {
+    await trigger("Record", "?lines=25", { message: "explorer needle" });
+    await open("#/logs?scope=all");
+    await page.locator(".vrow").first().waitFor();
+    await page.locator(".histogram-chart").waitFor();
+    await page.getByPlaceholder("Search messages").fill("explorer needle");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "25 lines");
+    await page.getByRole("button", { name: "WARN" }).click();
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "5 lines");
+    const severities = await page.locator(".vrow .c-sev").allInnerTexts();
+    assert.deepEqual([...new Set(severities)], ["WARN"]);
+    await page.getByRole("button", { name: "ERROR" }).click();
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
+    await shot("log-explorer");
+
+    // Brushing across the histogram's bars narrows the range to their buckets: a custom range, the same lines.
+    await page.locator(".histogram .bar").first().waitFor();
+    const axis = await page.locator(".histogram-axis").innerText();
+    const bars = await page.locator(".histogram .bar").evaluateAll((rects: Element[]) => rects.map((r) => r.getBoundingClientRect()));
+    const box = await page.locator(".histogram-chart").boundingBox();
+    const left = Math.min(...bars.map((b: DOMRect) => b.left));
+    const right = Math.max(...bars.map((b: DOMRect) => b.right));
+    await page.mouse.move(left + 1, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(right - 1, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await page.waitForFunction((before: string) => document.querySelector(".histogram-axis")?.textContent !== before.replace("\n", ""), axis);
+    assert.notEqual(await page.locator("input[aria-label=From]").inputValue(), "");
+    assert.equal(await page.getByRole("button", { name: "All" }).getAttribute("aria-pressed"), "false");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
+
+    // Reopened, the explorer has the same filters.
+    await page.reload();
+    await page.locator(".vrow").first().waitFor();
+    assert.equal(await page.getByPlaceholder("Search messages").inputValue(), "explorer needle");
+    assert.equal(await page.getByRole("button", { name: "WARN" }).getAttribute("aria-pressed"), "true");
+    assert.notEqual(await page.locator("input[aria-label=From]").inputValue(), "");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
+
+    // A row opens its execution.
+    await page.locator(".vrow").first().click();
+    await page.locator("h1", { hasText: "Record" }).waitFor();
+  });
+
+  it("scrolls 100,000 matching lines with a few dozen rows built, reading the pages it shows", async () => {
+    await Promise.all([1, 2, 3, 4].map(() => trigger("Record", "?lines=25000", { message: "bulk" })));
+    await open("#/logs?scope=all");
+    await page.evaluate(() => sessionStorage.removeItem("refract.state.logs"));
+    await page.reload();
+    await page.getByPlaceholder("Search messages").fill("bulk");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "100,000 lines", null, { timeout: 30_000 });
+    const list = page.locator(".vlist");
+    for (const fraction of [0.25, 0.5, 0.999999]) {
+      await list.evaluate((e: HTMLElement, f: number) => (e.scrollTop = e.scrollHeight * f), fraction);
+      // Rendered where it scrolled to (the first row on screen is among the rows built), and loaded.
+      await page.waitForFunction(() => {
+        const list = document.querySelector(".vlist") as HTMLElement;
+        const rows = [...document.querySelectorAll<HTMLElement>(".vrow")].map((r) => Number(r.dataset.index));
+        const top = Math.floor(list.scrollTop / 22);
+        return rows.includes(top) && document.querySelectorAll(".vrow.loading").length === 0;
+      });
+      assert.ok((await page.locator(".vrow").count()) < 120, "only the rows on screen (and a margin) are built");
+    }
+    const last = await page.locator(".vrow").last().innerText();
+    assert.match(last, /bulk 0$/, `the oldest matching line is last: ${last}`);
+    // The keyboard moves through the list as well.
+    await list.focus();
+    await page.keyboard.press("Home");
+    await page.waitForFunction(() => (document.querySelector(".vlist") as HTMLElement).scrollTop === 0);
+  });
+
+  it("a light and a dark theme, and a readable page at 200 % zoom", async () => {
+    await open();
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const first = await background();
+    await page.getByRole("button", { name: "Switch between light and dark theme" }).click();
+    assert.notEqual(await background(), first);
+    const zoomed = await browser.newPage({ viewport: { width: 650, height: 450 }, deviceScaleFactor: 2 });
+    try {
+      await zoomed.goto(`${server.url}/ui#token=${encodeURIComponent(server.token)}`);
+      await zoomed.locator("table.executions tbody tr").first().waitFor();
+      await zoomed.screenshot({ path: path.join(shots, "zoom-200.png") });
+      // Nothing wider than the window: no horizontal scrolling needed to read a row.
+      assert.ok(await zoomed.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
+    } finally {
+      await zoomed.close();
+    }
+  });
+});
+
+/** A GET with a raw request target and headers as given (fetch would normalise both). */
+function rawGet(base: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    http.get({ host: url.hostname, port: url.port, path: target, headers }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+    }).on("error", reject);
+  });
+}

@@ -1,0 +1,53 @@
+// The browser's home page: recent executions, newest first, live, each opening its panel.
+
+import { ExecutionSummary, RecentExecutions } from "../../protocol/prismatic-api/operations";
+import type { Bridge } from "./bridge";
+import { button, duration, fill, h, relative, statusBadge } from "./dom";
+
+const PAGE = 50;
+
+export function recentExecutions(root: HTMLElement, bridge: Bridge): void {
+  const body = h("tbody");
+  const more = h("div", { class: "toolbar" });
+  const message = h("div", { class: "message", role: "status" });
+  fill(root,
+    h("header", {},
+      h("h1", {}, "Executions"),
+      h("div", { class: "toolbar" }, button("All logs", "output", () => bridge.open({ kind: "logs", scope: { kind: "all" } })))),
+    message,
+    h("table", { class: "executions" },
+      h("thead", {}, h("tr", {}, ...["Status", "Flow", "Instance", "Invoke type", "Started", "Duration"].map((c) => h("th", { scope: "col" }, c)))),
+      body),
+    more);
+
+  let shown: ExecutionSummary[] = [];
+  let cursor: string | null = null;
+  const row = (x: ExecutionSummary) => {
+    const open = () => bridge.open({ kind: "execution", id: x.id });
+    return h("tr", { tabindex: 0, class: "clickable", onclick: open, onkeydown: (e: Event) => (e as KeyboardEvent).key === "Enter" && open() },
+      h("td", {}, statusBadge(x.status)),
+      h("td", {}, h("a", { href: `#/execution/${encodeURIComponent(x.id)}` }, x.flow?.name ?? "(flow removed)")),
+      h("td", {}, x.instance?.name ?? ""),
+      h("td", {}, x.invokeType),
+      h("td", { title: x.startedAt }, relative(x.startedAt)),
+      h("td", {}, x.endedAt ? duration(Date.parse(x.endedAt) - Date.parse(x.startedAt)) : ""));
+  };
+  const load = async (first: number, after: string | null) => {
+    try {
+      const { executionResults } = await bridge.graphql(RecentExecutions, { first, after });
+      shown = after ? [...shown, ...executionResults.nodes] : executionResults.nodes;
+      cursor = executionResults.pageInfo.endCursor;
+      fill(body, ...shown.map(row));
+      fill(more, executionResults.pageInfo.hasNextPage ? button("Load more", "fold-down", () => void load(PAGE, cursor)) : null);
+      fill(message, shown.length ? null : "No executions yet: trigger a flow with its webhook URL (`refract serve` prints them).");
+    } catch (err) {
+      fill(message, h("span", { class: "error" }, (err as Error).message));
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  bridge.onExecutions(() => {
+    // The same rows, refreshed: as many as are shown, at least a page.
+    timer ??= setTimeout(() => ((timer = null), void load(Math.max(PAGE, shown.length), null)), 300);
+  });
+  void load(PAGE, null);
+}
