@@ -74,7 +74,7 @@ check("Trigger Flow with a saved payload, then its step results, logs and a repl
   assert.deepEqual(steps.map((s) => String(api.executions.getTreeItem(s).label)), ["On Trigger", "On Execution"]);
   const editor = await vscode.commands.executeCommand<vscode.TextEditor>("refract.step.open", steps[1]);
   assert.deepEqual(JSON.parse(editor.document.getText()).body, { hello: "from a payload file" });
-  const logs = await vscode.commands.executeCommand<vscode.TextEditor>("refract.execution.openLogs", node);
+  const logs = await vscode.commands.executeCommand<vscode.TextEditor>("refract.execution.openLogsDocument", node);
   assert.match(logs.document.getText(), /INFO +\[onTrigger\] Starting Instance Execution\.\.\./);
   assert.match(logs.document.getText(), /Ending Instance Execution \(SUCCESS/);
 
@@ -166,6 +166,32 @@ check("Filter Executions: by status, by flow, then cleared", async () => {
   await vscode.commands.executeCommand("refract.executions.filter", { filter: {} });
   assert.equal((await api.executions.getChildren()).filter((n) => n.kind === "execution").length, all.length);
 });
+
+check("Open Execution… opens the execution panel, whose page loads the execution through the bridge; Open Logs… the log explorer", async () => {
+  const info = await api.runtime();
+  const { executionResults } = await graphql(info, "{ executionResults(first: 1) { nodes { id flow { name } status } } }");
+  const [x] = executionResults.nodes;
+  // The panel's tab takes its title from the page once the page has the execution: the bundle ran under its CSP and the bridge answered.
+  await vscode.commands.executeCommand("refract.execution.open", { id: x.id });
+  await tabLabelled(new RegExp(`^${x.flow.name} · ${x.status}$`));
+  await vscode.commands.executeCommand("refract.execution.openLogs", { kind: "all" });
+  await tabLabelled(/^Logs: all instances$/);
+  // Opening it again focuses it instead of opening another.
+  await vscode.commands.executeCommand("refract.execution.open", { id: x.id });
+  assert.equal(webviewTabs().filter((t) => t.label.startsWith(x.flow.name)).length, 1);
+});
+
+function webviewTabs(): vscode.Tab[] {
+  return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview);
+}
+
+async function tabLabelled(label: RegExp): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (webviewTabs().some((t) => label.test(t.label))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no webview tab is labelled ${label}; there are: ${webviewTabs().map((t) => t.label).join(", ") || "none"}`);
+}
 
 check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
   const before = await api.runtime();

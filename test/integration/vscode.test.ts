@@ -71,7 +71,7 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
     assert.equal(code, 0);
   });
 
-  it("UI smoke, with the packaged .vsix installed: the Refract container, Trigger Flow… from the palette, the execution in the tree, its step result; a screenshot", async () => {
+  it("UI smoke, with the packaged .vsix installed: the Refract container, Trigger Flow… from the palette, the execution in the tree, its panel with step result and logs, a replay from the panel; a screenshot", async () => {
     const workspace = copyFixture("basic");
     const payload = JSON.stringify([["skipWelcome", "true"]]);
     const context = await playwrightChromium().launchPersistentContext(path.join(run, "chromium-ui"), { ...CHROMIUM, viewport: { width: 1400, height: 850 } });
@@ -97,14 +97,24 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
       await page.locator(".quick-input-list .monaco-list-row", { hasText: "Empty payload" }).first().waitFor({ timeout: 10_000 });
       await page.keyboard.press("Enter");
 
+      // The execution opens in its panel (a webview: the workbench's iframe, and the page's own frame inside it).
       const execution = pane(/Executions/).locator(".monaco-list-row", { hasText: /Echo.*ms ·/ }).first();
       await execution.waitFor({ timeout: 30_000 });
       await execution.click();
-      await page.keyboard.press("ArrowRight");
-      await pane(/Executions/).locator(".monaco-list-row", { hasText: "On Execution" }).first().click();
+      const panel = page.frameLocator("iframe.webview.ready").last().frameLocator("#active-frame");
+      await panel.locator("h1", { hasText: "Echo" }).waitFor({ timeout: 30_000 });
+      await panel.getByRole("tab", { name: "On Execution" }).click();
+      await panel.locator(".step-detail .tree .key", { hasText: "body" }).first().waitFor({ timeout: 20_000 });
+      await panel.locator(".log-lines li", { hasText: "info line" }).waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: shot });
+      // The step result as a document, as before the panel existed.
+      await panel.getByRole("button", { name: "Open as document" }).click();
       await page.locator(".tabs-container .tab", { hasText: "onExecution.json" }).waitFor({ timeout: 20_000 });
       await page.locator(".monaco-editor .view-lines", { hasText: '"body"' }).first().waitFor({ timeout: 20_000 });
-      await page.screenshot({ path: shot });
+      // Replay from the panel: the replay opens in a panel of its own, linked back.
+      await page.locator(".tabs-container .tab", { hasText: "Echo · SUCCESS" }).first().click();
+      await panel.getByRole("button", { name: "Replay" }).click();
+      await page.frameLocator("iframe.webview.ready").last().frameLocator("#active-frame").locator(".lineage", { hasText: "Replay of: Echo" }).waitFor({ timeout: 30_000 });
 
       // A folder without an integration: the Instances view explains what Refract needs.
       await page.goto(`${base}/?folder=${encodeURIComponent(copyFixture("no-integration"))}&payload=${encodeURIComponent(payload)}`);

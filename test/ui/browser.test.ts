@@ -148,7 +148,7 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.getByRole("tab", { name: "On Execution" }).click();
     const img = page.locator(".content-image img");
     await img.waitFor();
-    assert.equal(await img.evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth), 1);
+    assert.equal(await img.evaluate((e: any) => e.complete && e.naturalWidth), 1);
 
     const caller = await trigger("Caller", "?fail=1");
     await page.evaluate((h: string) => (location.hash = h), `#/execution/${caller.id}`);
@@ -191,10 +191,10 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     // Brushing across the histogram's bars narrows the range to their buckets: a custom range, the same lines.
     await page.locator(".histogram .bar").first().waitFor();
     const axis = await page.locator(".histogram-axis").innerText();
-    const bars = await page.locator(".histogram .bar").evaluateAll((rects: Element[]) => rects.map((r) => r.getBoundingClientRect()));
+    const bars = await page.locator(".histogram .bar").evaluateAll((rects: any[]) => rects.map((r) => r.getBoundingClientRect()));
     const box = await page.locator(".histogram-chart").boundingBox();
-    const left = Math.min(...bars.map((b: DOMRect) => b.left));
-    const right = Math.max(...bars.map((b: DOMRect) => b.right));
+    const left = Math.min(...bars.map((b: any) => b.left));
+    const right = Math.max(...bars.map((b: any) => b.right));
     await page.mouse.move(left + 1, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(right - 1, box.y + box.height / 2, { steps: 4 });
@@ -226,11 +226,11 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "100,000 lines", null, { timeout: 30_000 });
     const list = page.locator(".vlist");
     for (const fraction of [0.25, 0.5, 0.999999]) {
-      await list.evaluate((e: HTMLElement, f: number) => (e.scrollTop = e.scrollHeight * f), fraction);
+      await list.evaluate((e: any, f: number) => (e.scrollTop = e.scrollHeight * f), fraction);
       // Rendered where it scrolled to (the first row on screen is among the rows built), and loaded.
       await page.waitForFunction(() => {
-        const list = document.querySelector(".vlist") as HTMLElement;
-        const rows = [...document.querySelectorAll<HTMLElement>(".vrow")].map((r) => Number(r.dataset.index));
+        const list = document.querySelector(".vlist");
+        const rows = [...document.querySelectorAll(".vrow")].map((r: any) => Number(r.dataset.index));
         const top = Math.floor(list.scrollTop / 22);
         return rows.includes(top) && document.querySelectorAll(".vrow.loading").length === 0;
       });
@@ -241,7 +241,7 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     // The keyboard moves through the list as well.
     await list.focus();
     await page.keyboard.press("Home");
-    await page.waitForFunction(() => (document.querySelector(".vlist") as HTMLElement).scrollTop === 0);
+    await page.waitForFunction(() => (document.querySelector(".vlist")).scrollTop === 0);
   });
 
   it("a light and a dark theme, and a readable page at 200 % zoom", async () => {
@@ -262,6 +262,9 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     }
   });
 });
+
+// What the callbacks given to page.evaluate use; they run in the browser, not here.
+declare const document: any, location: any, sessionStorage: any, navigator: any, window: any, getComputedStyle: any;
 
 /** A GET with a raw request target and headers as given (fetch would normalise both). */
 function rawGet(base: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number }> {
