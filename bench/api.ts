@@ -8,58 +8,15 @@
 // 3. Each query is timed from this process over keep-alive HTTP (server time from the answers'
 //    Server-Timing), next to baselines measured in the same run: a trivial query (`{ __typename }`)
 //    for the per-request cost, and reading every log file with `fs` for the scans.
-import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DAYS, EXECUTIONS, INSTANCES, LINES_PER_EXECUTION, RARE_EVERY, makeData } from "./apiData";
-import { ROOT } from "./inProcess";
+import { Server } from "./serveChild";
 
 const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${s}\n`);
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-
-/**
- * `refract serve` on the data dir, with `--trace-gc`: V8 prints each collection's heap before and
- * after it, so the bench sees both what the heap held at its largest (garbage included) and what
- * survived each collection (the live heap).
- */
-class Server {
-  readonly child: ChildProcess;
-  /** Heap in use before and after each collection, MB. */
-  gc: Array<{ before: number; after: number }> = [];
-  url = "";
-  token = "";
-  private ready_: Promise<void>;
-
-  constructor(dataDir: string) {
-    const cli = path.join(ROOT, "dist", "cli.js");
-    const flags = fs.readFileSync(cli, "utf8").split("\n")[0].split(" ").slice(3); // the shebang's node flags
-    this.child = spawn(process.execPath, [...flags, "--trace-gc", cli, "serve", path.join(ROOT, "bench", "fixtures", "trivial"), "--data-dir", dataDir, "--port", "0", "--json"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    let out = "";
-    this.ready_ = new Promise<void>((resolve, reject) => {
-      this.child.stdout!.on("data", (d: Buffer) => {
-        const lines = (out + d.toString()).split("\n");
-        out = lines.pop()!;
-        for (const l of lines) {
-          const gc = / (Scavenge|Mark-Compact|Mark-sweep)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \(/.exec(l);
-          if (gc) this.gc.push({ before: Number(gc[2]), after: Number(gc[3]) });
-          else if (l.includes('"event":"ready"')) {
-            ({ url: this.url, token: this.token } = JSON.parse(l));
-            resolve();
-          }
-        }
-      });
-      this.child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-    });
-  }
-
-  ready(): Promise<void> {
-    return this.ready_;
-  }
-}
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "refract-bench-api-"));

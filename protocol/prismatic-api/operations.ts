@@ -359,11 +359,19 @@ export interface LogFilter {
 const LOG_FILTER_VARIABLES = "$executionResult: ID, $flow: ID, $instance: ID, $customer: ID, $isTestExecution: Boolean, $severities: [LogSeverityLevel], $text: String, $from: DateTime, $to: DateTime";
 const LOG_FILTER_ARGUMENTS = "executionResult: $executionResult, flow: $flow, instance: $instance, customer: $customer, isTestExecution: $isTestExecution, severity_In: $severities, message_Icontains: $text, timestamp_Gte: $from, timestamp_Lte: $to";
 
-/** A page of matching lines by position, newest first (the virtualized list reads any page). */
-export const LogPage = typed<{ logs: { totalCount: number; nodes: LogRow[] } }, LogFilter & { offset: number; first: number; count: boolean }>(`query LogPage($offset: Int!, $first: Int!, $count: Boolean!, ${LOG_FILTER_VARIABLES}) {
-  logs(offset: $offset, first: $first, orderBy: {field: TIMESTAMP, direction: DESC}, ${LOG_FILTER_ARGUMENTS}) {
+/**
+ * A page of matching lines, newest first: by position (`offset`, for a jump), or next to a page
+ * already read (`after` its endCursor, or `last` lines `before` its startCursor), which the server
+ * answers without counting its way there.
+ */
+export const LogPage = typed<
+  { logs: { totalCount: number; nodes: LogRow[]; pageInfo: { startCursor: string | null; endCursor: string | null } } },
+  LogFilter & { offset?: number | null; after?: string | null; before?: string | null; first?: number | null; last?: number | null; count: boolean }
+>(`query LogPage($offset: Int, $after: String, $before: String, $first: Int, $last: Int, $count: Boolean!, ${LOG_FILTER_VARIABLES}) {
+  logs(offset: $offset, after: $after, before: $before, first: $first, last: $last, orderBy: {field: TIMESTAMP, direction: DESC}, ${LOG_FILTER_ARGUMENTS}) {
     totalCount @include(if: $count)
     nodes { id timestamp severity message stepName flowName instanceName executionResultId }
+    pageInfo { startCursor endCursor }
   }
 }`);
 

@@ -1,11 +1,18 @@
 // A collapsible JSON tree that stays responsive on large values: children are built only when a
-// node opens, and at most PAGE at a time; search walks the value, not the DOM, and opens the path
-// to each match. Values are shown as text only.
+// node opens, and at most CHUNK of them (larger containers open as ranges); search walks the value
+// (not the DOM) in slices between frames, and opens the path to each match; one set of row actions
+// moves to the row under the pointer or focus. Values are shown as text only.
 
 import { bytes, button, fill, h, icon } from "./dom";
 
-const PAGE = 200;
+/** Children a node shows at most; more are grouped in ranges. */
+const CHUNK = 100;
 const MAX_MATCHES = 1000;
+/** A search walks the value this long at a time, then lets the page paint and answer input. */
+const SLICE_MS = 8;
+
+/** Each row's node, for the shared row actions and keyboard navigation. */
+const nodeOf = new WeakMap<Element, TreeNode>();
 
 type Key = string | number;
 
@@ -17,9 +24,10 @@ export interface TreeOptions {
 
 /** The tree with its toolbar: search (with next and previous), raw view, expand and collapse. */
 export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
-  const root = new TreeNode(null, null, value, options.rootPath, options);
+  const root = new TreeNode(null, value, options.rootPath, options);
   const treeBox = h("ul", { class: "tree", role: "tree" }, root.element);
   root.open();
+  root.element.querySelector<HTMLElement>(".row")!.tabIndex = 0;
   const count = h("span", { class: "muted search-count" });
   let matches: Key[][] = [];
   let current = -1;
@@ -29,19 +37,38 @@ export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
     count.textContent = `${current + 1} of ${matches.length}${matches.length >= MAX_MATCHES ? "+" : ""}`;
     root.reveal(matches[current])?.select();
   };
+  let searching = 0;
+  let typing: ReturnType<typeof setTimeout> | null = null;
+  const runSearch = async () => {
+    const mine = ++searching;
+    const text = search.value.trim().toLowerCase();
+    treeBox.querySelectorAll(".current").forEach((e) => e.classList.remove("current"));
+    matches = [];
+    current = -1;
+    count.textContent = text ? "searching…" : "";
+    if (!text) return;
+    const found = await find(value, text, () => mine !== searching);
+    if (mine !== searching) return;
+    matches = found;
+    count.textContent = matches.length ? "" : "no match";
+    if (matches.length) show(0);
+  };
   const search = h("input", {
     type: "search",
     placeholder: "Search keys and values",
     "aria-label": "Search in this value",
     oninput: () => {
-      const text = search.value.trim().toLowerCase();
-      treeBox.querySelectorAll(".current").forEach((e) => e.classList.remove("current"));
-      matches = text ? find(value, text) : [];
-      count.textContent = text ? (matches.length ? "" : "no match") : "";
-      if (matches.length) show(0);
+      if (typing) clearTimeout(typing);
+      typing = setTimeout(() => void runSearch(), 150);
     },
     onkeydown: (e: Event) => {
-      if ((e as KeyboardEvent).key === "Enter") show(current + ((e as KeyboardEvent).shiftKey ? -1 : 1));
+      if ((e as KeyboardEvent).key !== "Enter") return;
+      if (typing) {
+        // Enter before the pause: search now.
+        clearTimeout(typing);
+        typing = null;
+        void runSearch();
+      } else show(current + ((e as KeyboardEvent).shiftKey ? -1 : 1));
     },
   });
   const raw = h("pre", { class: "raw", hidden: true, tabindex: 0 });
@@ -60,52 +87,96 @@ export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
     rawToggle,
     button("Copy", "copy", () => options.copy(rawText(value)), { title: "Copy the whole value as JSON" }),
   );
+  // One set of row actions, moved to the row the pointer or the focus is on.
+  let target: TreeNode | null = null;
+  const actions = h("span", { class: "row-actions" },
+    button("", "copy", () => target && options.copy(rawText(target.value)), { title: "Copy value", "aria-label": "Copy value" }),
+    button("", "symbol-field", () => target && options.copy(target.path), { title: "Copy path", "aria-label": "Copy path" }),
+  );
+  const moveActions = (e: Event) => {
+    const row = (e.target as Element).closest?.(".row");
+    const node = row && nodeOf.get(row);
+    if (!node || node === target || !node.valued) return;
+    target = node;
+    (actions.lastChild as HTMLElement).title = `Copy path: ${node.path}`;
+    row.append(actions);
+  };
+  treeBox.addEventListener("pointerover", moveActions);
+  treeBox.addEventListener("focusin", moveActions);
+  // The tree pattern's keys: up and down move between visible rows, right opens, left closes.
+  treeBox.addEventListener("keydown", (e) => {
+    const row = (e.target as Element).closest(".row");
+    const node = row && nodeOf.get(row);
+    if (!row || !node) return;
+    const rows = [...treeBox.querySelectorAll<HTMLElement>(".row")].filter((r) => r.offsetParent !== null);
+    const at = rows.indexOf(row as HTMLElement);
+    const moves: Record<string, () => void> = {
+      ArrowDown: () => rows[at + 1]?.focus(),
+      ArrowUp: () => rows[at - 1]?.focus(),
+      ArrowRight: () => node.open(),
+      ArrowLeft: () => node.close(),
+      Home: () => rows[0]?.focus(),
+      End: () => rows[rows.length - 1]?.focus(),
+    };
+    if (!moves[e.key]) return;
+    e.preventDefault();
+    moves[e.key]();
+  });
   return h("div", { class: "json-view" }, toolbar, treeBox, raw);
 }
 
+/**
+ * A key and its value, or (for containers with more than CHUNK entries) a range of the entries,
+ * as VS Code's debugger groups large arrays: `[0 … 99]`, `[100 … 199]`, and ranges of ranges past
+ * 10,000. So no node ever builds more than CHUNK children, wherever a search leads.
+ */
 class TreeNode {
   readonly element: HTMLLIElement;
+  /** A key with its value (a range is not one): it has a value and a path to copy. */
+  readonly valued: boolean;
   private list: HTMLUListElement | null = null;
-  private children = new Map<Key, TreeNode>();
-  private shown = 0;
+  private children: TreeNode[] = [];
   private toggle: HTMLButtonElement | null = null;
   private row: HTMLElement;
 
   constructor(
-    private readonly parent: TreeNode | null,
     readonly key: Key | null,
     readonly value: unknown,
     readonly path: string,
     private readonly options: TreeOptions,
+    /** The entries of `value` this node shows, when it is a range. */
+    private readonly range: { keys: Key[]; from: number; to: number } | null = null,
   ) {
-    const container = isContainer(value);
-    this.row = h("div", { class: "row" });
+    const container = range !== null || isContainer(value);
+    this.valued = range === null;
+    this.row = h("div", { class: "row", tabindex: -1 });
+    nodeOf.set(this.row, this);
     if (container) {
-      this.toggle = h("button", { type: "button", class: "twisty", "aria-label": "Expand", onclick: () => (this.list && !this.list.hidden ? this.close() : this.open()) }, icon("chevron-right"));
+      this.toggle = h("button", { type: "button", class: "twisty", tabindex: -1, "aria-label": "Expand", onclick: () => (this.list && !this.list.hidden ? this.close() : this.open()) }, icon("chevron-right"));
       this.row.append(this.toggle);
     } else this.row.append(h("span", { class: "twisty-space" }));
-    if (key !== null) this.row.append(h("span", { class: "key" }, typeof key === "number" ? String(key) : key), h("span", { class: "punct" }, ": "));
-    this.row.append(preview(value));
-    this.row.append(
-      h("span", { class: "row-actions" },
-        button("", "copy", () => options.copy(rawText(value)), { title: "Copy value", "aria-label": "Copy value" }),
-        button("", "symbol-field", () => options.copy(path), { title: `Copy path: ${path}`, "aria-label": "Copy path" }),
-      ),
-    );
+    if (range) {
+      const label = (k: Key) => (typeof k === "number" ? String(k) : JSON.stringify(k));
+      this.row.append(h("span", { class: "v-summary" }, `[${label(range.keys[range.from])} … ${label(range.keys[range.to - 1])}]`));
+    } else {
+      if (key !== null) this.row.append(h("span", { class: "key" }, typeof key === "number" ? String(key) : key), h("span", { class: "punct" }, ": "));
+      this.row.append(preview(value));
+    }
     this.element = h("li", { role: "treeitem", "aria-expanded": container ? "false" : false }, this.row);
   }
 
   open(): void {
-    if (!isContainer(this.value)) return;
+    if (!this.toggle) return;
     if (!this.list) {
       this.list = h("ul", { role: "group" });
+      this.children = this.build();
+      this.list.append(...this.children.map((c) => c.element));
       this.element.append(this.list);
-      this.more(PAGE);
     }
     this.list.hidden = false;
     this.element.setAttribute("aria-expanded", "true");
-    this.toggle?.classList.add("open");
-    this.toggle?.setAttribute("aria-label", "Collapse");
+    this.toggle.classList.add("open");
+    this.toggle.setAttribute("aria-label", "Collapse");
   }
 
   close(): void {
@@ -115,14 +186,12 @@ class TreeNode {
     this.toggle?.setAttribute("aria-label", "Expand");
   }
 
-  /** Opens the path down to a descendant and returns it. */
+  /** Opens the path down to a descendant (through ranges) and returns it. */
   reveal(keys: Key[]): TreeNode | null {
-    let node: TreeNode = this;
+    let node: TreeNode | null = this;
     for (const key of keys) {
-      node.open();
-      const child = node.child(key);
-      if (!child) return null;
-      node = child;
+      node = node.child(key);
+      if (!node) return null;
     }
     return node;
   }
@@ -130,35 +199,44 @@ class TreeNode {
   select(): void {
     this.row.closest(".tree")?.querySelectorAll(".current").forEach((e) => e.classList.remove("current"));
     this.row.classList.add("current");
-    this.row.scrollIntoView({ block: "center" });
+    this.row.scrollIntoView({ block: "nearest" });
   }
 
+  /** The child holding `key`, opening this node and the range on the way. */
   private child(key: Key): TreeNode | null {
-    const keys = entries(this.value);
+    this.open();
+    const { keys, from, to } = this.span();
     const index = Array.isArray(this.value) ? Number(key) : keys.indexOf(key);
-    if (index < 0) return null;
-    if (index >= this.shown) this.more(index + 1 - this.shown + PAGE);
-    return this.children.get(key) ?? null;
+    if (index < from || index >= to) return null;
+    for (const c of this.children) {
+      if (c.range) {
+        if (index >= c.range.from && index < c.range.to) return c.child(key);
+      } else if (c.key === key) return c;
+    }
+    return null;
   }
 
-  /** Builds up to `n` more children, with a "show more" button while some are left. */
-  private more(n: number): void {
-    const list = this.list!;
-    list.querySelector(":scope > .more")?.remove();
-    const keys = entries(this.value);
-    const end = Math.min(keys.length, this.shown + n);
-    const items: HTMLElement[] = [];
-    for (let i = this.shown; i < end; i++) {
+  private span(): { keys: Key[]; from: number; to: number } {
+    if (this.range) return this.range;
+    const keys = Array.isArray(this.value) ? this.value.map((_, i) => i) : Object.keys(this.value as object);
+    return { keys, from: 0, to: keys.length };
+  }
+
+  private build(): TreeNode[] {
+    const { keys, from, to } = this.span();
+    const n = to - from;
+    const built: TreeNode[] = [];
+    if (n > CHUNK) {
+      let size = CHUNK;
+      while (n / size > CHUNK) size *= CHUNK;
+      for (let a = from; a < to; a += size) built.push(new TreeNode(null, this.value, this.path, this.options, { keys, from: a, to: Math.min(to, a + size) }));
+      return built;
+    }
+    for (let i = from; i < to; i++) {
       const key = keys[i];
-      const child = new TreeNode(this, key, (this.value as Record<Key, unknown>)[key], childPath(this.path, key), this.options);
-      this.children.set(key, child);
-      items.push(child.element);
+      built.push(new TreeNode(key, (this.value as Record<Key, unknown>)[key], childPath(this.path, key), this.options));
     }
-    list.append(...items);
-    this.shown = end;
-    if (end < keys.length) {
-      list.append(h("li", { class: "more" }, button(`Show ${Math.min(PAGE, keys.length - end)} more (${keys.length - end} left)`, "ellipsis", () => this.more(PAGE))));
-    }
+    return built;
   }
 }
 
@@ -197,23 +275,33 @@ function preview(value: unknown): HTMLElement {
   }
 }
 
-/** The paths (as keys from the root) whose key or primitive value contains `text`. */
-function find(value: unknown, text: string): Key[][] {
+/**
+ * The paths (as keys from the root) whose key or primitive value contains `text`, walking the value
+ * depth first in slices of SLICE_MS; stops early when `cancelled()` says a newer search began.
+ */
+async function find(value: unknown, text: string, cancelled: () => boolean): Promise<Key[][]> {
   const found: Key[][] = [];
-  const walk = (v: unknown, keys: Key[]) => {
-    if (found.length >= MAX_MATCHES) return;
-    if (isContainer(v)) {
-      for (const key of entries(v)) {
-        const child = (v as Record<Key, unknown>)[key];
-        const path = [...keys, key];
-        if (typeof key === "string" && key.toLowerCase().includes(text)) found.push(path);
-        else if (!isContainer(child) && String(child).toLowerCase().includes(text)) found.push(path);
-        walk(child, path);
-      }
+  if (!isContainer(value)) return String(value).toLowerCase().includes(text) ? [[]] : [];
+  const stack: Array<{ value: object; keys: Key[]; at: number; path: Key[] }> = [{ value, keys: entries(value), at: 0, path: [] }];
+  let slice = performance.now();
+  while (stack.length && found.length < MAX_MATCHES) {
+    if (performance.now() - slice > SLICE_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (cancelled()) return [];
+      slice = performance.now();
     }
-  };
-  if (!isContainer(value) && String(value).toLowerCase().includes(text)) found.push([]);
-  walk(value, []);
+    const top = stack[stack.length - 1];
+    if (top.at >= top.keys.length) {
+      stack.pop();
+      continue;
+    }
+    const key = top.keys[top.at++];
+    const child = (top.value as Record<Key, unknown>)[key];
+    const path = [...top.path, key];
+    if (typeof key === "string" && key.toLowerCase().includes(text)) found.push(path);
+    else if (!isContainer(child) && String(child).toLowerCase().includes(text)) found.push(path);
+    if (isContainer(child)) stack.push({ value: child, keys: entries(child), at: 0, path });
+  }
   return found;
 }
 

@@ -90,14 +90,16 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
       summary),
     histogram,
     h("div", { class: "vheader", "aria-hidden": "true" }, ...["Time", "Severity", "Flow", "Instance", "Step", "Message"].map((c) => h("span", {}, c))),
-    list,
+    // The list is absolutely placed in a box that takes the flex space: so it is a layout boundary
+    // (a flex item is not), and a row changing lays out the list, not the page.
+    h("div", { class: "vlist-box" }, list),
   );
 
   // ---------------------------------------------------------------- data
   let generation = 0;
   let total = 0;
   let counted = false;
-  const pages = new Map<number, LogRow[]>();
+  const pages = new Map<number, { rows: LogRow[]; startCursor: string | null; endCursor: string | null }>();
   const loading = new Set<number>();
   let active = 0;
 
@@ -119,20 +121,25 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
 
   async function refresh() {
     save();
+    // For bench/ui.ts: from the filter change to its first page in the list.
+    performance.mark("refract:logs-filter");
     const mine = ++generation;
     const f = filter();
     pages.clear();
     loading.clear();
+    wanted.clear();
+    for (const row of rowPool) row.dataset.id = "";
     try {
       // The first page first, alone: it is what the user waits for. Then the count and the histogram.
       const first = await bridge.graphql(LogPage, { ...f, offset: 0, first: PAGE, count: false });
       if (mine !== generation) return;
-      pages.set(0, first.logs.nodes);
+      pages.set(0, { rows: first.logs.nodes, startCursor: first.logs.pageInfo.startCursor, endCursor: first.logs.pageInfo.endCursor });
       counted = first.logs.nodes.length < PAGE;
       setTotal(first.logs.nodes.length);
       summary.textContent = counted ? lineCount(total) : `${PAGE}+ lines, counting…`;
       list.scrollTop = 0;
       render();
+      performance.mark("refract:logs-first-page");
       const [count, volume] = await Promise.all([
         counted ? null : bridge.graphql(LogPage, { ...f, offset: 0, first: 0, count: true }),
         bridge.graphql(LogVolume, { ...f, buckets: BUCKETS }),
@@ -145,6 +152,7 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
         render();
       }
       drawHistogram(volume.logHistogram);
+      performance.mark("refract:logs-settled");
     } catch (err) {
       if (mine === generation) summary.textContent = `Could not read the logs: ${(err as Error).message}`;
     }
@@ -156,14 +164,39 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
     list.setAttribute("aria-rowcount", String(total));
   };
 
+  /**
+   * Reads the pages the screen shows once scrolling pauses (a fling does not ask for every page it
+   * passes), two at a time. A page next to one already read is asked for by cursor, which the
+   * server answers at once; only a jump asks by position.
+   */
+  let wanted = new Set<number>();
+  let fetchTimer: ReturnType<typeof setTimeout> | null = null;
+  const want = (p: number) => {
+    if (pages.has(p) || loading.has(p)) return;
+    wanted.add(p);
+    if (fetchTimer) clearTimeout(fetchTimer);
+    fetchTimer = setTimeout(fetchWanted, 60);
+  };
+  function fetchWanted() {
+    fetchTimer = null;
+    const top = Math.floor(list.scrollTop / ROW_HEIGHT / PAGE);
+    const bottom = Math.floor((list.scrollTop + list.clientHeight) / ROW_HEIGHT / PAGE);
+    // Only what is still on screen (and the page after it); the rest was scrolled past.
+    const next = [...wanted].filter((p) => p >= top - 1 && p <= bottom + 1).slice(0, 2 - loading.size);
+    wanted = new Set([...wanted].filter((p) => p >= top - 1 && p <= bottom + 1 && !next.includes(p)));
+    for (const p of next) void loadPage(p).then(() => wanted.size && fetchWanted());
+  }
+
   async function loadPage(p: number) {
-    if (loading.has(p)) return;
     loading.add(p);
     const mine = generation;
+    const previous = pages.get(p - 1)?.endCursor;
+    const following = pages.get(p + 1)?.startCursor;
+    const position = previous ? { after: previous, first: PAGE } : following ? { before: following, last: PAGE } : { offset: p * PAGE, first: PAGE };
     try {
-      const page = await bridge.graphql(LogPage, { ...filter(), offset: p * PAGE, first: PAGE, count: false });
+      const { logs } = await bridge.graphql(LogPage, { ...filter(), ...position, count: false });
       if (mine !== generation) return;
-      pages.set(p, page.logs.nodes);
+      pages.set(p, { rows: logs.nodes, startCursor: logs.pageInfo.startCursor, endCursor: logs.pageInfo.endCursor });
       if (pages.size > CACHED_PAGES) pages.delete(pages.keys().next().value!);
       render();
     } finally {
@@ -172,6 +205,8 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
   }
 
   // ---------------------------------------------------------------- the virtualized list
+  // Each row is placed at its own offset and recycled by index (row k lives in pool[k % pool size]),
+  // so scrolling rewrites only the rows that come into view; the others do not change or repaint.
   const rowPool: HTMLElement[] = [];
   let frame = 0;
   list.addEventListener("scroll", () => (frame ||= requestAnimationFrame(() => ((frame = 0), render()))));
@@ -180,25 +215,26 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
   function render() {
     const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + OVERSCAN);
-    rowsBox.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
-    const n = Math.max(0, last - first);
-    while (rowPool.length < n) {
-      const row = h("div", { class: "vrow", role: "listitem" }, h("span", { class: "c-time" }), h("span", { class: "c-sev" }), h("span", { class: "c-flow" }), h("span", { class: "c-instance" }), h("span", { class: "c-step" }), h("span", { class: "c-message" }));
+    const size = Math.ceil(list.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN + 1;
+    while (rowPool.length < size) {
+      const row = h("div", { class: "vrow", role: "listitem", hidden: true }, h("span", { class: "c-time" }), h("span", { class: "c-sev" }), h("span", { class: "c-flow" }), h("span", { class: "c-instance" }), h("span", { class: "c-step" }), h("span", { class: "c-message" }));
       row.addEventListener("click", () => openRow(Number(row.dataset.index)));
       rowPool.push(row);
+      rowsBox.append(row);
     }
-    if (rowsBox.childElementCount !== n) rowsBox.replaceChildren(...rowPool.slice(0, n));
-    for (let i = 0; i < n; i++) {
-      const index = first + i;
-      const row = rowPool[i];
-      const line = pages.get(Math.floor(index / PAGE))?.[index % PAGE];
-      if (!line && index < total) void loadPage(Math.floor(index / PAGE));
-      if (row.dataset.id === (line?.id ?? `empty-${index}`)) {
-        row.classList.toggle("active", index === active);
-        continue;
-      }
+    const shown = new Set<HTMLElement>();
+    for (let index = first; index < last; index++) {
+      const row = rowPool[index % size];
+      shown.add(row);
+      const line = pages.get(Math.floor(index / PAGE))?.rows[index % PAGE];
+      if (!line) want(Math.floor(index / PAGE));
+      const id = line?.id ?? `empty-${index}`;
+      row.classList.toggle("active", index === active);
+      if (row.dataset.id === id && !row.hidden) continue;
+      row.hidden = false;
       row.dataset.index = String(index);
-      row.dataset.id = line?.id ?? `empty-${index}`;
+      row.dataset.id = id;
+      row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
       row.className = `vrow${line ? ` sev-${line.severity.toLowerCase()}` : " loading"}${index === active ? " active" : ""}`;
       const cells = row.children;
       cells[0].textContent = line ? timestamp(line.timestamp) : "…";
@@ -209,10 +245,11 @@ export function logExplorer(root: HTMLElement, bridge: Bridge, scope: LogScope):
       cells[5].textContent = line?.message ?? "";
       (cells[5] as HTMLElement).title = line?.message.slice(0, 2000) ?? "";
     }
+    for (const row of rowPool) if (!shown.has(row) && !row.hidden) row.hidden = true;
   }
 
   function openRow(index: number) {
-    const line = pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+    const line = pages.get(Math.floor(index / PAGE))?.rows[index % PAGE];
     if (line?.executionResultId) bridge.open({ kind: "execution", id: line.executionResultId });
   }
 
