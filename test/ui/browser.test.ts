@@ -161,6 +161,26 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     assert.match(await page.locator(".execution-header").innerText(), /CROSS_FLOW/);
   });
 
+  it("a running execution's panel follows it live, and Cancel from the panel stops one", async () => {
+    const start = async (query: string) => {
+      const res = await fetch(server.flows.Record + query, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message: "live" }) });
+      return ((await res.json()) as { executionId: string }).executionId;
+    };
+    const running = await start("?lines=2&sleep=1500");
+    await open(`#/execution/${running}`);
+    await page.locator("h1 .status-pending").waitFor();
+    await page.locator("h1 .status-success").waitFor({ timeout: 20_000 });
+    await page.locator(".log-lines li", { hasText: "live after the wait" }).waitFor();
+    assert.equal(await page.locator(".tl-bar.tl-step", { hasText: "onExecution" }).count(), 1);
+
+    const long = await start("?lines=1&sleep=8000");
+    await page.evaluate((h: string) => (location.hash = h), `#/execution/${long}`);
+    await page.locator("h1 .status-pending").waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.locator("h1 .status-canceled").waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByRole("button", { name: "Cancel" }).count(), 0, "nothing left to cancel");
+  });
+
   it("Replay from the panel runs the execution again and opens the replay, linked to it", async () => {
     const x = await trigger("Record", "?lines=1", { message: "replay me" });
     await open(`#/execution/${x.id}`);
@@ -187,6 +207,9 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.getByRole("button", { name: "ERROR" }).click();
     await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
     await shot("log-explorer");
+    // Live tail: new matching lines come in without a reload.
+    await trigger("Record", "?lines=25", { message: "explorer needle" });
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "20 lines", null, { timeout: 10_000 });
 
     // Brushing across the histogram's bars narrows the range to their buckets: a custom range, the same lines.
     await page.locator(".histogram .bar").first().waitFor();
@@ -202,7 +225,7 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.waitForFunction((before: string) => document.querySelector(".histogram-axis")?.textContent !== before.replace("\n", ""), axis);
     assert.notEqual(await page.locator("input[aria-label=From]").inputValue(), "");
     assert.equal(await page.getByRole("button", { name: "All" }).getAttribute("aria-pressed"), "false");
-    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "20 lines");
 
     // Reopened, the explorer has the same filters.
     await page.reload();
@@ -210,7 +233,7 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     assert.equal(await page.getByPlaceholder("Search messages").inputValue(), "explorer needle");
     assert.equal(await page.getByRole("button", { name: "WARN" }).getAttribute("aria-pressed"), "true");
     assert.notEqual(await page.locator("input[aria-label=From]").inputValue(), "");
-    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "10 lines");
+    await page.waitForFunction(() => document.querySelector(".logs-header [role=status]")?.textContent === "20 lines");
 
     // A row opens its execution.
     await page.locator(".vrow[data-index=\"0\"]").click();

@@ -99,7 +99,7 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
     ];
     const running = x.status === "QUEUED" || x.status === "PENDING";
     fill(header,
-      h("h1", {}, statusBadge(x.status), " ", x.flow?.name ?? "(flow removed)"),
+      h("h1", {}, statusBadge(x.status), " ", x.flow ? link(x.flow.name, () => bridge.open({ kind: "logs", scope: { kind: "flow", id: x.flow!.id, label: x.flow!.name } })) : "(flow removed)"),
       h("dl", { class: "meta" }, ...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
       x.error ? h("pre", { class: "execution-error", role: "alert" }, x.error) : null,
       h("nav", { class: "lineage", "aria-label": "Lineage" },
