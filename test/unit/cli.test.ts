@@ -58,9 +58,10 @@ describe("refract serve (INTERFACES.md §1)", function () {
     const workspace = copyFixture("basic");
     const p = start(["serve", workspace, "--port", "0"]);
     const first = await p.line((l) => l.startsWith("API token: "));
-    const [listening, tokenLine, integration, ...flows] = p.stdout;
+    const [listening, tokenLine, uiLine, integration, ...flows] = p.stdout;
     assert.match(listening, /^Refract listening on http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(tokenLine, first);
+    assert.equal(uiLine, `Browser UI: ${listening.slice("Refract listening on ".length)}/ui#token=${encodeURIComponent(tokenLine.slice("API token: ".length))}`);
     await p.line((l) => l.includes("Binary"));
     assert.match(integration, /^Fixture Basic \(version 1\): build ok$/);
     assert.match(flows[0], /^ {2}Echo +WEBHOOK +http:\/\/127\.0\.0\.1:\d+\/trigger\/\S+$/);
