@@ -186,7 +186,7 @@ function webviewTabs(): vscode.Tab[] {
 }
 
 async function tabLabelled(label: RegExp): Promise<void> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 300; i++) {
     if (webviewTabs().some((t) => label.test(t.label))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
