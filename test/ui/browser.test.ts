@@ -82,6 +82,26 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     while (!text.includes(`"id":"${x.id}"`) || !text.includes('"status":"SUCCESS"')) text += (await reader.read()).value;
     assert.match(text, /event: executions\ndata: \{"changes":\[/);
     controller.abort();
+
+    // A bounded number of streams: past 64 open ones, a clear refusal.
+    const streams = new AbortController();
+    const open = await Promise.all(Array.from({ length: 64 }, () => fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: streams.signal })));
+    assert.ok(open.every((r) => r.status === 200));
+    const refused = await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${server.token}` } });
+    assert.equal(refused.status, 503);
+    assert.match(((await refused.json()) as { error: string }).error, /Too many open \/events streams/);
+    streams.abort();
+  });
+
+  it("says what is wrong with an unknown execution or an impossible time range, and keeps working", async () => {
+    await open("#/execution/not-an-execution");
+    await page.locator(".message", { hasText: /Could not load the execution|No execution/ }).waitFor();
+    await page.evaluate(() => (location.hash = "#/logs?scope=all"));
+    await page.locator("input[aria-label=From]").fill("2026-01-02T00:00:00");
+    await page.locator("input[aria-label=To]").fill("2026-01-01T00:00:00");
+    await page.locator(".logs-header [role=status]", { hasText: "Could not read the logs: timestamp_Gte is after timestamp_Lte" }).waitFor();
+    await page.getByRole("button", { name: "All" }).click();
+    await page.locator(".vrow:not([hidden])").first().waitFor();
   });
 
   it("takes the token from the link's fragment into sessionStorage, and lists executions live", async () => {

@@ -129,8 +129,9 @@ export class ExecutionStore {
   /**
    * Live changes, for listeners such as the language server: `change` (execution, logged) when one
    * is accepted, starts, stores a step, ends, or writes log lines (`logged`). Loading emits none.
+   * One listener per `/events` stream (at most 64) and the language server's.
    */
-  readonly changes = new EventEmitter();
+  readonly changes = new EventEmitter().setMaxListeners(0);
   /** When the latest execution of each instance and flow config started (`lastExecutedAt`), by their ids. */
   readonly lastStartedAt = new Map<string, number>();
   /** Each instance's executions, oldest first: instance views read these instead of the whole index. */
