@@ -67,7 +67,10 @@ export class Loader {
   async start(): Promise<void> {
     fs.mkdirSync(this.outDir, { recursive: true });
     const cached = this.validCache();
-    for (const f of fs.readdirSync(this.outDir)) if (f.startsWith("build-") && path.join(this.outDir, f) !== cached) fs.rmSync(path.join(this.outDir, f));
+    for (const f of fs.readdirSync(this.outDir)) {
+      const file = path.join(this.outDir, f);
+      if (f.startsWith("build-") && file !== cached && file !== `${cached}.map`) fs.rmSync(file);
+    }
     if (cached) {
       this.current = cached;
       await this.onBuild({ ok: true, file: cached, reused: true });
@@ -79,7 +82,8 @@ export class Loader {
 
   private builtWith(): string | null {
     const found = findIntegration(this.workspace, this.entry);
-    return "entry" in found ? `${found.entry} esbuild ${esbuild.version}` : null;
+    // What a cached bundle must have been made with: the entry, the esbuild version, the map's form.
+    return "entry" in found ? `${found.entry} esbuild ${esbuild.version} map beside` : null;
   }
 
   private validCache(): string | null {
@@ -117,7 +121,9 @@ export class Loader {
           platform: "node",
           format: "cjs",
           target: "node20",
-          sourcemap: "inline",
+          // Beside the bundle, not inline: a worker reads and keeps the bundle's text (an inline map
+          // nearly doubles a spectral bundle), and the map is read only to map a stack.
+          sourcemap: "external",
           sourcesContent: false,
           write: false,
           outfile: path.join(this.outDir, "bundle.js"),
@@ -150,6 +156,8 @@ export class Loader {
     const file = path.join(this.outDir, `build-${createHash("sha256").update(js.contents).digest("hex").slice(0, 16)}.js`);
     if (file === this.current) return void this.onBuild({ ok: true, file, reused: true });
     fs.writeFileSync(file, js.contents);
+    const map = result.outputFiles?.find((f) => f.path.endsWith(".js.map"));
+    if (map) fs.writeFileSync(`${file}.map`, map.contents);
     this.current = file;
     const inputs: BuildCache["inputs"] = {};
     for (const input of Object.keys(result.metafile?.inputs ?? {})) {

@@ -16,17 +16,21 @@ import type { StepErrorConfig } from "./definition";
 import { encodeResult, isJson, isText } from "./stepResult";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest } from "./messages";
 
-// Bundles carry an inline source map. Node's own source-map support would parse it at every
-// load (tens of MB per worker for a spectral bundle); stacks are mapped here instead, on demand.
+// A bundle's source map is the file beside it (`<bundle>.map`). Node's own source-map support
+// would parse it at every load (tens of MB per worker for a spectral bundle); stacks are mapped
+// here instead, on demand.
 const sourceMaps = new Map<string, SourceMap | null>();
 
 function sourceMapOf(file: string): SourceMap | null {
   let map = sourceMaps.get(file);
   if (map === undefined) {
-    const marker = "//# sourceMappingURL=data:application/json;base64,";
-    const text = readFileSync(file, "utf8");
-    const at = text.lastIndexOf(marker);
-    map = at < 0 ? null : new SourceMap(JSON.parse(Buffer.from(text.slice(at + marker.length), "base64").toString("utf8")));
+    let json: string | null = null;
+    try {
+      json = readFileSync(`${file}.map`, "utf8");
+    } catch {
+      // no map: the frames stay as they are
+    }
+    map = json === null ? null : new SourceMap(JSON.parse(json));
     sourceMaps.set(file, map);
   }
   return map;
