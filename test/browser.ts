@@ -19,3 +19,13 @@ export const CHROMIUM = {
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 };
+
+/**
+ * code-server registers its own service worker (a PWA's, `_static/out/browser/serviceWorker.js`)
+ * with scope "/". Its webviews are served from the same origin, so that worker also controls their
+ * pages, and VS Code's webview page then waits for "its" worker ("Found unexpected service worker
+ * controller") and, now and then, never loads. The tests' browser does not let it register.
+ */
+export async function withoutCodeServerServiceWorker(context: any): Promise<void> {
+  await context.route(/\/_static\/out\/browser\/serviceWorker\.js/, (route: any) => route.fulfill({ status: 404, body: "" }));
+}

@@ -3,7 +3,7 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { CHROMIUM, HOST, installBrowserTools, playwrightChromium } from "../browser";
+import { CHROMIUM, HOST, installBrowserTools, playwrightChromium, withoutCodeServerServiceWorker } from "../browser";
 import { ROOT, copyFixture, tmpDir } from "../helpers";
 
 /**
@@ -75,6 +75,7 @@ describe("the extension in a real VS Code (code-server + Chromium)", function ()
     const workspace = copyFixture("basic");
     const payload = JSON.stringify([["skipWelcome", "true"]]);
     const context = await playwrightChromium().launchPersistentContext(path.join(run, "chromium-ui"), { ...CHROMIUM, viewport: { width: 1400, height: 850 } });
+    await withoutCodeServerServiceWorker(context);
     const page = context.pages()[0] ?? (await context.newPage());
     // Kept after the run (the scratch folder is not), for a look at what the test saw.
     const shot = path.join(ROOT, ".test-results", "vscode-ui.png");
@@ -142,6 +143,7 @@ async function extensionTests(base: string, workspace: string, profile: string):
     ["skipWelcome", "true"],
   ]);
   const context = await playwrightChromium().launchPersistentContext(profile, CHROMIUM);
+  await withoutCodeServerServiceWorker(context);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const lines: string[] = [];

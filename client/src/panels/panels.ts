@@ -38,37 +38,19 @@ export class Panels implements vscode.Disposable {
     const root = vscode.Uri.joinPath(this.extension.extensionUri, "dist", "webview");
     const panel = vscode.window.createWebviewPanel("refract.panel", title(view), vscode.ViewColumn.Active, {
       enableScripts: true,
-      retainContextWhenHidden: view.kind === "logs",
       localResourceRoots: [root],
     });
     panel.iconPath = vscode.Uri.joinPath(this.extension.extensionUri, "media", "refract.svg");
     const webview = panel.webview;
-    let ready = false;
-    webview.onDidReceiveMessage((message: WebviewMessage) => {
-      ready ||= message.type === "ready";
-      void this.receive(panel, view, message);
+    webview.onDidReceiveMessage((message: WebviewMessage) => this.receive(panel, view, message));
+    webview.html = pageHtml({
+      nonce: randomBytes(16).toString("base64"),
+      source: webview.cspSource,
+      connect: "'none'",
+      script: webview.asWebviewUri(vscode.Uri.joinPath(root, "webview.js")).toString(),
+      style: webview.asWebviewUri(vscode.Uri.joinPath(root, "webview.css")).toString(),
+      host: "vscode",
     });
-    const load = () =>
-      (webview.html = pageHtml({
-        nonce: randomBytes(16).toString("base64"),
-        source: webview.cspSource,
-        connect: "'none'",
-        script: webview.asWebviewUri(vscode.Uri.joinPath(root, "webview.js")).toString(),
-        style: webview.asWebviewUri(vscode.Uri.joinPath(root, "webview.css")).toString(),
-        host: "vscode",
-      }));
-    load();
-    // In VS Code for the Web (code-server) a webview opened while another one's service worker is
-    // starting may never get its files ("Found unexpected service worker controller"): a page that
-    // has not said "ready" after a few seconds is loaded again, twice at most.
-    let reloads = 0;
-    const watchdog = setInterval(() => {
-      if (ready || reloads === 2) return clearInterval(watchdog);
-      reloads++;
-      this.ctx.output.warn(`The ${title(view)} panel did not load; loading it again`);
-      load();
-    }, 5000);
-    panel.onDidDispose(() => clearInterval(watchdog));
     this.open.set(key, panel);
     panel.onDidDispose(() => this.open.delete(key));
     return panel;
