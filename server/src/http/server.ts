@@ -42,10 +42,11 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
     if (!hostAllowed(req.headers.host, options.host, req.socket.localPort ?? 0, options.allowedHosts)) {
       return sendJson(res, 403, { error: `Host "${req.headers.host ?? ""}" is not this server; add it with --allowed-host if it is` });
     }
-    if (isApi) api(req, res, url).catch(failed(res));
-    else if (isUi) ui(req, res, pathname);
-    else if (pathname === "/events") events(req, res);
-    else handleBlob(runtime, options.blobs, req, res, url).catch(failed(res));
+    if (isUi) return ui(req, res, pathname);
+    if (pathname === "/events") return events(req, res);
+    // What reads stored executions waits for their index, which loads just after start-up (a
+    // restart answers webhooks at once, but a query then would miss what is not loaded yet).
+    runtime.storeLoaded.then(() => (isApi ? api(req, res, url) : handleBlob(runtime, options.blobs, req, res, url))).catch(failed(res));
   });
   // Malformed requests and oversized headers get a JSON answer instead of a bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
