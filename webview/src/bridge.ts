@@ -98,8 +98,6 @@ export function browserToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-export class Unauthorized extends Error {}
-
 export function browserBridge(token: string): Bridge {
   const executions: Array<(changes: ExecutionChange[]) => void> = [];
   const bridge: Bridge = {
@@ -112,7 +110,7 @@ export function browserBridge(token: string): Bridge {
       });
       if (res.status === 401) {
         sessionStorage.removeItem(TOKEN_KEY);
-        throw new Unauthorized("The API token was refused: open the link `refract serve` printed");
+        throw new Error("The API token was refused: open the link `refract serve` printed");
       }
       const json = (await res.json()) as { data?: unknown; errors?: Array<{ message: string }> };
       if (json.errors?.length) throw new Error(json.errors.map((e) => e.message).join("; "));

@@ -140,7 +140,7 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
     const tab = (key: string, label: string, failed: boolean) =>
       h("button", { type: "button", role: "tab", class: failed ? "failed" : false, "aria-selected": String(key === selected), "data-key": key, onclick: () => select(key) }, failed ? icon("error") : null, label);
     fill(tabs, tab("payload", "Trigger payload", false), ...steps.map((s) => tab(s.id, s.displayStepName || s.stepName, s.hasError)));
-    if (!detail.dataset.key || detail.dataset.key !== selected) showDetail();
+    if (detail.dataset.key !== selected) showDetail();
   }
 
   function select(key: string) {
