@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { decode } from "@msgpack/msgpack";
 import { SERVE_DEFAULTS, Served, ServeOptions, serve } from "../server/src/serve";
@@ -100,6 +101,23 @@ export async function post(url: string, body: string | Buffer | undefined, heade
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * A request sent exactly as given: its Host and Origin headers, and `path` as the request target
+ * without normalising (fetch sets Host itself and resolves `..`). Defaults: POST to the URL's path.
+ */
+export function rawRequest(url: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const { hostname, port, pathname, search } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, path: options.path ?? pathname + search, method: options.method ?? "POST", headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
 }
 
 export const postJson = (url: string, value: unknown, headers: Record<string, string> = {}) =>

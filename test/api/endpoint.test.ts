@@ -1,20 +1,6 @@
 import * as assert from "node:assert/strict";
-import * as http from "node:http";
 import { serverAudits } from "graphql-http";
-import { TestServer, copyFixture, post, startServer } from "../helpers";
-
-/** A raw request, so the Host and Origin headers are exactly what the test says (fetch sets Host itself). */
-function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? "POST", headers: options.headers }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end(options.body);
-  });
-}
+import { TestServer, copyFixture, post, rawRequest, startServer } from "../helpers";
 
 describe("the GraphQL endpoint (/api)", function () {
   let s: TestServer;
@@ -53,7 +39,7 @@ describe("the GraphQL endpoint (/api)", function () {
     for (const path of ["/api", "/results/x/onTrigger?expires=1&signature=x"]) {
       const evil = await rawRequest(`${s.url}${path}`, { headers: { host: "evil.example", "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: query });
       assert.equal(evil.status, 403, path);
-      assert.match(JSON.parse(evil.body).error, /evil\.example/);
+      assert.match(JSON.parse(evil.body.toString()).error, /evil\.example/);
       const evilWithPort = await rawRequest(`${s.url}${path}`, { headers: { host: `evil.example:${port}`, "content-type": "application/json", authorization: `Bearer ${s.token}` }, body: query });
       assert.equal(evilWithPort.status, 403);
     }

@@ -1,9 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { CHROMIUM, installBrowserTools, playwrightChromium } from "../browser";
-import { ROOT, TestServer, copyFixture, startServer } from "../helpers";
+import { ROOT, TestServer, copyFixture, rawRequest, startServer } from "../helpers";
 
 /**
  * The execution panel and the log explorer in a real browser: `/ui` of a real server on the UI
@@ -62,9 +61,9 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     assert.equal((await fetch(`${server.url}/ui/webview.js`)).status, 200);
     for (const p of ["/ui/../package.json", "/ui/%2e%2e%2fpackage.json", "/ui/webview.js.missing", "/ui/..%5cpackage.json"]) {
-      assert.equal((await rawGet(server.url, p)).status, 404, p);
+      assert.equal((await rawRequest(server.url, { method: "GET", path: p })).status, 404, p);
     }
-    assert.equal((await rawGet(server.url, "/ui", { host: "evil.example:80" })).status, 403);
+    assert.equal((await rawRequest(`${server.url}/ui`, { method: "GET", headers: { host: "evil.example:80" } })).status, 403);
     assert.equal((await fetch(`${server.url}/ui`, { method: "POST" })).status, 405);
   });
 
@@ -326,14 +325,3 @@ describe("the browser UI at /ui (headless Chromium)", function () {
 
 // What the callbacks given to page.evaluate use; they run in the browser, not here.
 declare const document: any, location: any, sessionStorage: any, navigator: any, window: any, getComputedStyle: any;
-
-/** A GET with a raw request target and headers as given (fetch would normalise both). */
-function rawGet(base: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number }> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    http.get({ host: url.hostname, port: url.port, path: target, headers }, (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-    }).on("error", reject);
-  });
-}

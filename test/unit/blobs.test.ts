@@ -1,20 +1,9 @@
 import * as assert from "node:assert/strict";
-import * as http from "node:http";
 import { decode } from "@msgpack/msgpack";
-import { TestServer, copyFixture, postJson, startServer } from "../helpers";
+import { TestServer, copyFixture, postJson, rawRequest, startServer } from "../helpers";
 
-/** A raw request, so that the Host header can be anything. */
-function get(url: string, host?: string, method = "GET"): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: host ? { host } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+/** A GET (or `method`) with any Host header. */
+const get = (url: string, host?: string, method = "GET") => rawRequest(url, { method, headers: host ? { host } : {} });
 
 describe("blob URLs (INTERFACES.md §5, prismatic-api/clients.md §3)", function () {
   let s: TestServer;
