@@ -20,7 +20,7 @@ Options:
   --max-concurrency N      executions running at once (default ${D.maxConcurrency})
   --max-chain-depth N      longest chain of cross-flow calls (default ${D.maxChainDepth})
   --retention-days N       days executions and logs are kept (default ${D.retentionDays})
-  --allowed-host NAME      another Host name blob URLs answer to, e.g. a tunnel's (repeatable)
+  --allowed-host NAME      another Host name /api, blob URLs, /ui and /events answer to, e.g. a tunnel's (repeatable)
   --entry FILE             the integration's entry (default src/index.ts)
   --json                   one JSON object per line on stdout
   -h, --help               this help
