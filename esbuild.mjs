@@ -15,7 +15,10 @@ const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
 const targets = [
   { entryPoints: ["server/src/main.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild", "typescript"] },
   { entryPoints: ["server/src/runtime/worker.ts"], outfile: "dist/worker.js" },
-  { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
+  // ES modules first: graphql-request needs only graphql-js's parser, and graphql-js's CommonJS
+  // build cannot be tree-shaken (724 KB of a 1.8 MB bundle; 106 KB this way), which the extension
+  // host compiles at every activation.
+  { entryPoints: ["client/src/extension.ts"], outfile: "dist/extension.js", external: ["vscode"], mainFields: ["module", "main"] },
   // The extension's integration tests, which VS Code loads into its extension host (test/integration/).
   { entryPoints: ["test/integration/suite.ts"], outfile: "dist/test/integration.js", external: ["vscode"] },
 ];

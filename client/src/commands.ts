@@ -121,31 +121,42 @@ export function registerCommands(ctx: Ctx, views: Views, panels: Panels): vscode
     command("refract.execution.replayFailed", async (scope?: { flowId: string | null }) => {
       scope ??= await pickReplayScope(ctx);
       if (!scope) return undefined;
-      const { count, instanceExecutionResults } = await mutate(ReplayFailedExecutions, { flow: scope.flowId });
-      if (count === 0) {
-        void vscode.window.showInformationMessage("Refract: no failed executions to replay");
-        return { count, succeeded: 0, failed: 0 };
+      // Listening from before the replays start: a replay that fails at once can end before the
+      // mutation's answer arrives.
+      const ended = new Map<string, boolean>(); // id → succeeded
+      let follow = () => {};
+      const listener = ctx.onExecutionsChanged((changes) => {
+        for (const c of changes) if (c.endedAt !== null) ended.set(c.id, c.status === "SUCCESS");
+        follow();
+      });
+      const outcome = { count: 0, succeeded: 0, failed: 0 };
+      try {
+        const { count, instanceExecutionResults } = await mutate(ReplayFailedExecutions, { flow: scope.flowId });
+        outcome.count = count;
+        if (count === 0) {
+          void vscode.window.showInformationMessage("Refract: no failed executions to replay");
+          return outcome;
+        }
+        const pending = new Set(instanceExecutionResults.nodes.map((n) => n.id));
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Refract: replaying ${count} failed executions` }, (progress) =>
+          new Promise<void>((resolve) => {
+            follow = () => {
+              for (const [id, succeeded] of ended) {
+                if (!pending.delete(id)) continue;
+                if (succeeded) outcome.succeeded++;
+                else outcome.failed++;
+                progress.report({ increment: 100 / count, message: `${outcome.succeeded + outcome.failed} of ${count} done` });
+              }
+              ended.clear();
+              if (pending.size === 0) resolve();
+            };
+            follow();
+          }),
+        );
+      } finally {
+        listener.dispose();
       }
-      const pending = new Set(instanceExecutionResults.nodes.map((n) => n.id));
-      const outcome = { count, succeeded: 0, failed: 0 };
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Refract: replaying ${count} failed executions` }, (progress) =>
-        new Promise<void>((resolve) => {
-          const listener = ctx.onExecutionsChanged((changes) => {
-            for (const c of changes) {
-              if (!pending.has(c.id) || c.endedAt === null) continue;
-              pending.delete(c.id);
-              if (c.status === "SUCCESS") outcome.succeeded++;
-              else outcome.failed++;
-              progress.report({ increment: 100 / count, message: `${outcome.succeeded + outcome.failed} of ${count} done` });
-            }
-            if (pending.size === 0) {
-              listener.dispose();
-              resolve();
-            }
-          });
-        }),
-      );
-      void vscode.window.showInformationMessage(`Refract: replayed ${count} failed executions: ${outcome.succeeded} succeeded, ${outcome.failed} failed again`);
+      void vscode.window.showInformationMessage(`Refract: replayed ${outcome.count} failed executions: ${outcome.succeeded} succeeded, ${outcome.failed} failed again`);
       return outcome;
     }),
     command("refract.execution.cancel", async (node?: ExecutionItem) => {

@@ -104,9 +104,12 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
     fs.writeFileSync(path.join(o.dataDir, "lock"), JSON.stringify({ pid: process.pid, url }));
     warnIfNotIgnored(o);
 
+    // The API's schema is built while the integration is bundled and loaded (the main thread
+    // only waits for esbuild and the workers then), so that the first queries after the ready line,
+    // an editor's views filling, do not wait for it.
+    setImmediate(warm);
     await runtime.start();
     printReady(o, out, runtime, url, token);
-    setImmediate(warm);
     runtime.on("build", (b: BuildState) => printBuild(o, out, runtime, b));
     runtime.on("execution", (x: ExecutionRecord) => printExecution(o, out, x));
 

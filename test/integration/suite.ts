@@ -23,6 +23,11 @@ check("activates without waiting for the server", async () => {
   const info = await api.runtime();
   timings.runtimeReadyMs = Date.now() - started;
   assert.match(info.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
+  // Filled: what the three views show at the top, and the system instance's flows, as VS Code asks for them.
+  const [integration] = await api.instances.getChildren();
+  const [system] = await api.instances.getChildren(integration);
+  await Promise.all([api.instances.getChildren(system), api.customers.getChildren(), api.executions.getChildren()]);
+  timings.viewsFilledMs = Date.now() - started;
 });
 
 check("the Executions view shows a triggered execution when it ends, without polling", async () => {

@@ -75,6 +75,11 @@ describe("log search (store/logs.ts) and the log index", function () {
     assert.deepEqual(await messages({ text: "onExecution" }), [], "the step name is not the message");
     assert.deepEqual(await messages({ text: "x12" }), [], "nor is the execution id");
     assert.deepEqual(await messages({ text: "severity" }), []);
+    assert.deepEqual(await messages({ text: "}" }), [], "nor the line's closing brace");
+    // "Execution" is in every line's step name, before the message: the message is searched still.
+    const inMessage = lines.filter((l) => l.message.includes("execution")).map((l) => l.message);
+    assert.deepEqual(await messages({ text: "EXECUTION" }), inMessage);
+    assert.equal(await search.count({ text: "EXECUTION" }), inMessage.length);
   });
 
   it("filters by execution (its own stretch), time, severity and scope, hooks' lines included", async () => {
@@ -94,17 +99,24 @@ describe("log search (store/logs.ts) and the log index", function () {
     const expected = new Map<string, number>();
     for (const l of lines) expected.set(l.severity, (expected.get(l.severity) ?? 0) + 1);
     expected.set("INFO", expected.get("INFO")! + 1); // the hook's line
-    const tally = async () => {
+    const tally = async (filter: LogFilter = {}) => {
       const counts = new Map<string, number>();
-      await search.tally({}, (_at, severity) => counts.set(severity, (counts.get(severity) ?? 0) + 1));
+      await search.tally(filter, (_at, severity) => counts.set(severity, (counts.get(severity) ?? 0) + 1));
       return counts;
     };
+    // With a text, the scan finds lines and their heads through the index.
+    const withText = { text: "needle", severities: ["TRACE", "WARN"] as Severity[] };
+    const expectedWithText = new Map([["TRACE", lines.filter((l) => l.severity === "TRACE" && /needle/i.test(l.message)).length]]);
+    assert.ok(expectedWithText.get("TRACE")! > 0);
     assert.deepEqual(await tally(), expected);
+    assert.deepEqual(await tally(withText), expectedWithText);
     const day = path.join((store as any).root, store.listDays()[0], "logs.idx");
     fs.truncateSync(day, fs.statSync(day).size - 16); // as after a crash between the two writes
     assert.deepEqual(await tally(), expected);
+    assert.deepEqual(await tally(withText), expectedWithText);
     fs.rmSync(day); // a data dir from before the index
     assert.deepEqual(await tally(), expected);
+    assert.deepEqual(await tally(withText), expectedWithText);
   });
 
   it("skips damaged lines", async () => {

@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { Runtime } from "../runtime/runtime";
-import { apiEndpoint } from "./api";
+import type { ApiEndpoint } from "./api";
 import { sendJson } from "./respond";
 import { BlobSigner, handleBlob, hostAllowed } from "./blobs";
 import { eventsEndpoint, uiEndpoint } from "./ui";
@@ -18,7 +18,10 @@ export interface HttpOptions extends WebhookOptions {
 
 /** The one HTTP listener: webhooks, the GraphQL API, blob URLs, and the browser UI with its event stream. */
 export function createHttpServer(runtime: Runtime, options: HttpOptions): { server: http.Server; warm: () => void } {
-  const api = apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes });
+  // The API (graphql-js: two fifths of this bundle) is loaded when `warm` is called, just after
+  // the ready line, or by its first request: start-up does not wait for it.
+  let apiLoaded: ApiEndpoint | null = null;
+  const api = () => (apiLoaded ??= (require("./api") as typeof import("./api")).apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes }));
   const ui = uiEndpoint();
   const events = eventsEndpoint(runtime, options.token);
   const failed = (res: http.ServerResponse) => (err: unknown) => {
@@ -46,7 +49,7 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
     if (pathname === "/events") return events(req, res);
     // What reads stored executions waits for their index, which loads just after start-up (a
     // restart answers webhooks at once, but a query then would miss what is not loaded yet).
-    runtime.storeLoaded.then(() => (isApi ? api(req, res, url) : handleBlob(runtime, options.blobs, req, res, url))).catch(failed(res));
+    runtime.storeLoaded.then(() => (isApi ? api()(req, res, url) : handleBlob(runtime, options.blobs, req, res, url))).catch(failed(res));
   });
   // Malformed requests and oversized headers get a JSON answer instead of a bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
@@ -56,7 +59,7 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   server.keepAliveTimeout = 65_000;
-  return { server, warm: api.warm };
+  return { server, warm: () => api().warm() };
 }
 
 export interface RequestTarget {

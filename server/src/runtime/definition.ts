@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { CORE_SCHEMA, load } from "js-yaml";
 import { FlowTriggerKind } from "../../../protocol/executions";
 import type { HookName } from "./messages";
 import { scheduleError } from "./scheduler";
@@ -101,7 +101,8 @@ const MANAGEMENT_TRIGGER_KINDS: Record<string, FlowTriggerKind> = {
 
 /** Reads the YAML of one load; `bundleKey` is that load's `integration().key`. Throws on a model it cannot run. */
 export function readDefinition(yamlText: string, bundleKey: string, hooks: Record<string, HookName[]> = {}): IntegrationDefinition {
-  const doc = parse(yamlText) as Record<string, any>;
+  // The core schema, as spectral's `yaml` wrote it: no timestamps or binaries out of plain scalars.
+  const doc = load(yamlText, { schema: CORE_SCHEMA }) as Record<string, any>;
   if (!doc || !Array.isArray(doc.flows)) throw new Error("codeNativeIntegrationYAML has no flows");
   const ownKey = (step: YamlStep) => step.action.component.isPublic === false && step.action.component.key === bundleKey;
   const flows = (doc.flows as Record<string, any>[]).map((f): FlowDefinition => {

@@ -219,23 +219,26 @@ export class Runtime extends EventEmitter {
   }
 
   /**
-   * Loads a build in every worker (so none loads it on an execution's time) and reads its
-   * definition from the first; a worker that replaces a stopped one loads it when first used.
+   * Loads a build in one worker and reads its definition from it, then in the others (so none
+   * loads it on an execution's time) without waiting: at start-up the first worker's load is all
+   * the ready line waits for, and the others do not take the second core from it meanwhile. A
+   * worker that replaces a stopped one loads the build when first used.
    */
-  private async describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
-    const results = await Promise.all(
-      this.pool.workers.map(
-        (w) =>
-          new Promise<Extract<FromWorker, { t: "loaded" }>>((resolve) => {
-            this.loads.set(`${w.id}:${version}`, (m) => {
-              if (m.ok) w.versions.add(version);
-              resolve(m);
-            });
+  private describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
+    const [first, ...others] = this.pool.workers;
+    return new Promise((resolve) => {
+      this.loads.set(`${first.id}:${version}`, (m) => {
+        if (m.ok) {
+          first.versions.add(version);
+          for (const w of others) {
             w.send({ t: "load", version, file });
-          }),
-      ),
-    );
-    return results[0];
+            w.versions.add(version);
+          }
+        }
+        resolve(m);
+      });
+      first.send({ t: "load", version, file });
+    });
   }
 
   /** The flow definition of the current build for a flow id, if it still exists. */

@@ -29,24 +29,32 @@ export function indexRecords(lines: string, offset: number): Float64Array {
 }
 
 /**
- * Calls `visit(at, severity)` for every line of a day, from its index; false (having visited
- * nothing) when the index does not match the log file of `logSize` bytes.
+ * A day's index as records (`[head, end]` per line, in file order); null when it does not match
+ * the log file of `logSize` bytes.
  */
-export async function readIndex(file: string, logSize: number, visit: (at: number, severity: Severity) => void): Promise<boolean> {
+export async function readIndex(file: string, logSize: number): Promise<Float64Array | null> {
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(file);
   } catch {
-    return false;
+    return null;
   }
-  if (bytes.length % RECORD_BYTES !== 0) return false;
+  if (bytes.length % RECORD_BYTES !== 0) return null;
   const aligned = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
   const records = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8);
-  if ((records.length ? records[records.length - 1] : 0) !== logSize) return false;
-  for (let i = 0; i < records.length; i += 2) {
-    visit(headTime(records[i]), headSeverity(records[i]));
+  return (records.length ? records[records.length - 1] : 0) === logSize ? records : null;
+}
+
+/** The line of `records` (an index, see readIndex) that holds byte `offset`: the first whose end is past it. */
+export function lineAt(records: Float64Array, offset: number, from = 0): number {
+  let low = from;
+  let high = records.length / 2;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (records[2 * mid + 1] <= offset) low = mid + 1;
+    else high = mid;
   }
-  return true;
+  return low;
 }
 
 function countLines(text: string): number {

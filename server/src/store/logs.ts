@@ -1,7 +1,7 @@
 import { Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 import { eachWindow } from "./lines";
-import { SEVERITY, headSeverity, headTime, lineHead, readIndex } from "./logIndex";
+import { SEVERITY, headSeverity, headTime, lineAt, lineHead, readIndex } from "./logIndex";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -80,25 +80,31 @@ export class LogSearch {
 
   async count(filter: LogFilter): Promise<number> {
     let n = 0;
-    await this.each(filter, { descending: false, limit: Infinity }, () => (n++, true));
+    await this.tally(filter, () => n++);
     return n;
   }
 
   /**
-   * Calls `visit(at, severity)` for each matching line, in no set order: from the days' indexes
-   * when only time and severity filter (what a histogram of everything asks), else by scanning.
+   * Calls `visit(at, severity)` for each matching line, in no set order. It reads each day's index
+   * (logs.idx): when only time and severity filter (what a histogram of everything asks), the index
+   * is all it reads; else it tells the scan where each line begins and ends and its head.
    */
   async tally(filter: LogFilter, visit: (at: number, severity: Severity) => void): Promise<void> {
-    const all = { descending: false, limit: Infinity };
-    if (filter.text || filter.scope || filter.execution) return this.each(filter, all, (hit) => (visit(hit.at, hit.severity), true));
+    if (filter.execution) return this.each(filter, { descending: false, limit: Infinity }, (hit) => (visit(hit.at, hit.severity), true));
     const matcher = new LineMatcher(filter, this.store);
     for (const day of this.store.listDays().filter((d) => inRange(d, filter))) {
       const file = await this.store.logFile(day);
       if (!file) continue;
-      const indexed = await readIndex(file.index, file.size, (at, severity) => {
-        if ((filter.from === undefined || at >= filter.from) && (filter.to === undefined || at <= filter.to) && (!filter.severities || filter.severities.includes(severity))) visit(at, severity);
-      });
-      if (!indexed) await scanFile(file.file, day, 0, file.size, false, matcher, (hit) => (visit(hit.at, hit.severity), true));
+      const lines = await readIndex(file.index, file.size);
+      if (lines && !filter.text && !filter.scope) {
+        for (let i = 0; i < lines.length; i += 2) {
+          const at = headTime(lines[i]);
+          const severity = headSeverity(lines[i]);
+          if ((filter.from === undefined || at >= filter.from) && (filter.to === undefined || at <= filter.to) && (!filter.severities || filter.severities.includes(severity))) visit(at, severity);
+        }
+      } else {
+        await scanFile(file.file, day, 0, file.size, false, matcher, (hit) => (visit(hit.at, hit.severity), true), lines);
+      }
     }
   }
 
@@ -142,9 +148,12 @@ function inRange(day: string, filter: LogFilter): boolean {
   return true;
 }
 
-/** Visits the matching lines of [start, end) of a day's file; resolves to false once `visit` has had enough. */
-function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (hit: LogHit) => boolean): Promise<boolean> {
-  const hits: Hit[] = [];
+/**
+ * Visits the matching lines of [start, end) of a day's file; resolves to false once `visit` has had
+ * enough. `lines`, the day's index when the caller has it, saves finding lines and their heads.
+ */
+function scanFile(file: string, day: string, start: number, end: number, descending: boolean, matcher: LineMatcher, visit: (hit: LogHit) => boolean, lines: Float64Array | null = null): Promise<boolean> {
+  const hits = new Hits();
   // One hit object for the whole scan (a histogram visits a million lines): valid during its visit.
   let buffer: Buffer;
   let current: Hit;
@@ -152,9 +161,9 @@ function scanFile(file: string, day: string, start: number, end: number, descend
   return eachWindow(file, start, end, descending, (buf, from, to, fileOffset) => {
     buffer = buf;
     hits.length = 0;
-    matcher.window(buf, from, to, hits);
+    matcher.window(buf, from, to, fileOffset, lines, hits);
     for (let i = 0; i < hits.length; i++) {
-      current = hits[descending ? hits.length - 1 - i : i];
+      current = hits.items[descending ? hits.length - 1 - i : i];
       hit.offset = fileOffset + current.start - from;
       hit.at = current.at;
       hit.severity = current.severity;
@@ -172,6 +181,20 @@ interface Hit {
   severity: Severity;
 }
 
+/** One window's matching lines; the objects are reused from window to window. */
+class Hits {
+  readonly items: Hit[] = [];
+  length = 0;
+
+  push(start: number, end: number, at: number, severity: Severity): void {
+    const h = (this.items[this.length++] ??= { start, end, at, severity });
+    h.start = start;
+    h.end = end;
+    h.at = at;
+    h.severity = severity;
+  }
+}
+
 const EXECUTION_ID = '"executionId":';
 const MESSAGE = '"message":"';
 
@@ -180,8 +203,9 @@ class LineMatcher {
   private readonly severities: Set<string> | null;
   /** The text filter, lower-cased; matched on parsed messages when it is not ASCII. */
   private readonly text: string | null;
-  /** For an ASCII text: a case-insensitive expression for its JSON-escaped form. */
+  /** For an ASCII text: a case-insensitive expression for its JSON-escaped form, and that form's length. */
   private readonly textPattern: RegExp | null;
+  private readonly textLength: number;
   /** A literal every matching line contains (the execution id, a single severity), when there is no text. */
   private readonly literal: string | null;
   private readonly executionId: string | null;
@@ -194,67 +218,90 @@ class LineMatcher {
     this.text = filter.text ? filter.text.toLowerCase() : null;
     const escaped = this.text && JSON.stringify(this.text).slice(1, -1);
     this.textPattern = escaped && /^[\x00-\x7f]*$/.test(escaped) ? new RegExp(escaped.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi") : null;
+    this.textLength = escaped ? escaped.length : 0;
     this.executionId = filter.execution?.id ?? null;
     this.literal = this.executionId ? `${EXECUTION_ID}${JSON.stringify(this.executionId)}` : this.severities?.size === 1 ? `${SEVERITY}${[...this.severities][0]}"` : null;
   }
 
-  /** Appends the matching lines of buf[from, to) (whole lines) to `hits`. */
-  window(buf: Buffer, from: number, to: number, hits: Hit[]): void {
+  /**
+   * Appends the matching lines of buf[from, to) (whole lines, starting at `fileOffset` in the
+   * file) to `hits`. With the day's index (`lines`), a text hit's line and head come from it.
+   */
+  window(buf: Buffer, from: number, to: number, fileOffset: number, lines: Float64Array | null, hits: Hits): void {
     const s = buf.toString("latin1", from, to);
     if (this.textPattern) {
       const pattern = this.textPattern;
       pattern.lastIndex = 0;
-      for (let m = pattern.exec(s); m; m = pattern.exec(s)) {
-        const lineStart = s.lastIndexOf("\n", m.index) + 1;
-        const lineEnd = endOfLine(s, m.index);
-        this.line(buf, s, from, lineStart, lineEnd, m.index, hits);
+      let k = lines ? lineAt(lines, fileOffset) : 0;
+      while (pattern.test(s)) {
+        const match = pattern.lastIndex - this.textLength;
+        let lineStart: number;
+        let lineEnd: number;
+        let head: number;
+        if (lines) {
+          while (lines[2 * k + 1] <= fileOffset + match) k++;
+          lineStart = (k ? lines[2 * k - 1] : 0) - fileOffset;
+          lineEnd = lines[2 * k + 1] - 1 - fileOffset;
+          head = lines[2 * k];
+        } else {
+          lineStart = s.lastIndexOf("\n", match) + 1;
+          lineEnd = endOfLine(s, match);
+          head = lineHead(s, lineStart, lineEnd);
+        }
+        // The text counts in the message, the last field (`…,"message":"<text>"}`), only: a match
+        // in the head looks again from the message on; one past the message's end is no match.
+        if (head >= 0 && s.lastIndexOf(MESSAGE, match) < lineStart) {
+          const message = s.indexOf(MESSAGE, match);
+          pattern.lastIndex = message >= 0 && message < lineEnd ? message + MESSAGE.length : lineEnd + 1;
+          continue;
+        }
+        if (head < 0 || pattern.lastIndex <= lineEnd - 2) this.line(buf, s, from, lineStart, lineEnd, head, hits);
         pattern.lastIndex = lineEnd + 1;
       }
     } else if (this.literal && !this.text) {
       for (let hit = s.indexOf(this.literal); hit >= 0; ) {
         const lineStart = s.lastIndexOf("\n", hit) + 1;
         const lineEnd = endOfLine(s, hit);
-        this.line(buf, s, from, lineStart, lineEnd, -1, hits);
+        this.line(buf, s, from, lineStart, lineEnd, lineHead(s, lineStart, lineEnd), hits);
         hit = s.indexOf(this.literal, lineEnd + 1);
       }
     } else {
       for (let lineStart = 0; lineStart < s.length; ) {
         const lineEnd = endOfLine(s, lineStart);
-        if (lineEnd > lineStart) this.line(buf, s, from, lineStart, lineEnd, -1, hits);
+        if (lineEnd > lineStart) this.line(buf, s, from, lineStart, lineEnd, lineHead(s, lineStart, lineEnd), hits);
         lineStart = lineEnd + 1;
       }
     }
   }
 
-  /** Checks one line (s[lineStart, lineEnd), the window starting at buf[base]); `textHit` is where the text matched. */
-  private line(buf: Buffer, s: string, base: number, lineStart: number, lineEnd: number, textHit: number, hits: Hit[]): void {
+  /**
+   * Checks one line (s[lineStart, lineEnd), the window starting at buf[base]) whose head is `head`
+   * (lineHead; -1 for a line Refract did not write, which is parsed). An ASCII text has been found
+   * in its message already.
+   */
+  private line(buf: Buffer, s: string, base: number, lineStart: number, lineEnd: number, head: number, hits: Hits): void {
     const f = this.filter;
     const start = base + lineStart;
     const end = base + lineEnd;
     let at: number;
     let severity: Severity;
     let owner: LineOwner | null = null;
-    const head = lineHead(s, lineStart, lineEnd);
     if (head >= 0) {
       at = headTime(head);
       severity = headSeverity(head);
     } else {
-      const record = parseLine(buf, start, end); // not a line Refract wrote: read it the slow way
+      const record = parseLine(buf, start, end);
       if (!record) return;
       ({ at, severity } = record);
       owner = record;
+      if (this.text && !record.message.toLowerCase().includes(this.text)) return;
     }
     if (f.from !== undefined && at < f.from) return;
     if (f.to !== undefined && at > f.to) return;
     if (this.severities && !this.severities.has(severity)) return;
-    if (this.text) {
-      if (this.textPattern) {
-        const message = s.indexOf(MESSAGE, lineStart);
-        if (message < 0 || message > textHit) return; // the text matched another field
-      } else {
-        if (!/[\x80-\xff]/.test(s.slice(lineStart, lineEnd))) return; // a non-ASCII needle needs non-ASCII bytes
-        if (!parseLine(buf, start, end)?.message.toLowerCase().includes(this.text)) return;
-      }
+    if (this.text && !this.textPattern && head >= 0) {
+      if (!/[\x80-\xff]/.test(s.slice(lineStart, lineEnd))) return; // a non-ASCII needle needs non-ASCII bytes
+      if (!parseLine(buf, start, end)?.message.toLowerCase().includes(this.text)) return;
     }
     if (this.executionId || f.scope) {
       owner ??= this.owner(buf, s, lineStart, start, end);
@@ -262,7 +309,7 @@ class LineMatcher {
       if (this.executionId && owner.executionId !== this.executionId) return;
       if (f.scope && !f.scope(owner, owner.executionId ? this.store.executions.get(owner.executionId) : undefined)) return;
     }
-    hits.push({ start, end, at, severity });
+    hits.push(start, end, at, severity);
   }
 
   /** The execution id from the head; lifecycle hooks' lines (no execution) are parsed for their instance and flow. */
