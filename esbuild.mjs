@@ -15,6 +15,7 @@ const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
 const targets = [
   { entryPoints: ["server/src/main.ts"], outfile: "dist/cli.js", banner: { js: cliShebang }, external: ["esbuild", "typescript"] },
   { entryPoints: ["server/src/runtime/worker.ts"], outfile: "dist/worker.js" },
+  { entryPoints: ["server/src/store/scanWorker.ts"], outfile: "dist/log-scan.js" },
   // ES modules first: graphql-request needs only graphql-js's parser, and graphql-js's CommonJS
   // build cannot be tree-shaken (724 KB of a 1.8 MB bundle; 106 KB this way), which the extension
   // host compiles at every activation.

@@ -148,12 +148,15 @@ async function extensionTests(base: string, workspace: string, profile: string):
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const lines: string[] = [];
+    // The workbench's (and its webviews') last console messages, shown when a check fails.
+    const browserLog: string[] = [];
     page.on("console", (m: { text(): string }) => {
       // The workbench forwards the extension host's console with a styling prefix (`%c INFO color: …`).
       const text = m.text();
-      const check = /(?:^| )((?:not )?ok - .*|timings \{.*)$/s.exec(text);
+      const check = /(?:^| )((?:not )?ok - .*|note - .*|timings \{.*)$/s.exec(text);
       if (check) lines.push(check[1]);
       else if (process.env.REFRACT_VSCODE_LOG) process.stdout.write(`[browser] ${text.slice(0, 300)}\n`);
+      else if (browserLog.push(text.slice(0, 300)) > 80) browserLog.shift();
     });
     const done = new Promise<unknown>((resolve) => void page.exposeFunction("codeAutomationExit", (code: unknown, logs?: Array<{ relativePath: string; contents: string }>) => {
       if (process.env.REFRACT_VSCODE_LOG) for (const l of logs ?? []) process.stdout.write(`[exthost log ${l.relativePath}]\n${l.contents.slice(-6000)}\n`);
@@ -162,6 +165,7 @@ async function extensionTests(base: string, workspace: string, profile: string):
     await page.exposeFunction("codeAutomationLog", () => {});
     await page.goto(`${base}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
     const code = await Promise.race([done, new Promise((resolve) => setTimeout(() => resolve("timed out after 3 min"), 180_000))]);
+    if (code !== 0 || lines.some((l) => l.startsWith("not ok"))) for (const l of browserLog) process.stdout.write(`      [browser] ${l}\n`);
     return { code, lines };
   } finally {
     await context.close();

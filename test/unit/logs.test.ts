@@ -1,10 +1,11 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Severity } from "../../protocol/executions";
+import { SEVERITIES, Severity } from "../../protocol/executions";
 import { ExecutionStore, LogRecord } from "../../server/src/store/executions";
 import { LogFilter, LogSearch } from "../../server/src/store/logs";
-import { tmpDir } from "../helpers";
+import { LogScans } from "../../server/src/store/scans";
+import { ROOT, tmpDir } from "../helpers";
 
 const DAY = Date.UTC(2026, 10, 20);
 const scope = (instanceId: string) => ({ flowConfigId: `fc-${instanceId}`, flowId: "f", flowName: "Flow", instanceId, customerId: "c", integrationId: "i", isTestExecution: false });
@@ -99,10 +100,10 @@ describe("log search (store/logs.ts) and the log index", function () {
     const expected = new Map<string, number>();
     for (const l of lines) expected.set(l.severity, (expected.get(l.severity) ?? 0) + 1);
     expected.set("INFO", expected.get("INFO")! + 1); // the hook's line
-    const tally = async (filter: LogFilter = {}) => {
-      const counts = new Map<string, number>();
-      await search.tally(filter, (_at, severity) => counts.set(severity, (counts.get(severity) ?? 0) + 1));
-      return counts;
+    // One bucket: counts by severity.
+    const tally = async (filter: LogFilter = {}, by = search) => {
+      const counts = await by.histogram(filter, { from: 0, width: Infinity, count: 1 });
+      return new Map(SEVERITIES.flatMap((severity, i) => (counts[i] ? [[severity, counts[i]]] : [])));
     };
     // With a text, the scan finds lines and their heads through the index.
     const withText = { text: "needle", severities: ["TRACE", "WARN"] as Severity[] };
@@ -117,6 +118,23 @@ describe("log search (store/logs.ts) and the log index", function () {
     fs.rmSync(day); // a data dir from before the index
     assert.deepEqual(await tally(), expected);
     assert.deepEqual(await tally(withText), expectedWithText);
+  });
+
+  it("tallies a text search on the scan threads exactly as on the main thread, by bucket and severity", async () => {
+    const scans = new LogScans(path.join(ROOT, "dist", "log-scan.js"), 2);
+    try {
+      const threaded = new LogSearch(store, scans);
+      const buckets = { from: DAY, width: 3_600_000, count: 48 };
+      for (const filter of [{ text: "PADDING", severities: ["INFO", "ERROR"] as Severity[] }, { text: "needle" }, { text: "über" }, { text: "no such text" }]) {
+        const here = await search.histogram(filter, buckets);
+        assert.deepEqual(await threaded.histogram(filter, buckets), here);
+        assert.equal(await threaded.count(filter), lines.filter((l) => l.message.toLowerCase().includes(filter.text.toLowerCase()) && (!filter.severities || filter.severities.includes(l.severity))).length);
+      }
+      assert.ok((await threaded.histogram({ text: "padding" }, buckets)).some((n, i) => n > 0 && i > SEVERITIES.length * 24), "the second day is in later buckets");
+    } finally {
+      await scans.close();
+    }
+    await assert.rejects(new LogSearch(store, scans).count({ text: "x" }), /closed/);
   });
 
   it("skips damaged lines", async () => {

@@ -136,16 +136,14 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : ((await ctx.runtime.logs.find({}, { descending: false, limit: 1 }))[0]?.record.at ?? to));
   if (from > to) throw new GraphQLError("timestamp_Gte is after timestamp_Lte");
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
-  const counts = Array.from({ length: args.buckets }, () => new Array<number>(SEVERITIES.length).fill(0));
-  if (filter) {
-    await ctx.runtime.logs.tally({ ...filter, from, to }, (at, severity) => {
-      counts[Math.min(args.buckets - 1, Math.floor((at - from) / width))][SEVERITIES.indexOf(severity)]++;
-    });
-  }
-  return counts.map((bySeverity, i) => ({
+  const counts = filter ? await ctx.runtime.logs.histogram({ ...filter, from, to }, { from, width, count: args.buckets }) : null;
+  return Array.from({ length: args.buckets }, (_, i) => ({
     start: iso(from + i * width),
     end: iso(Math.min(to, from + (i + 1) * width - 1)),
-    counts: SEVERITIES.flatMap((severity, s) => (bySeverity[s] ? [{ severity, count: bySeverity[s] }] : [])),
+    counts: SEVERITIES.flatMap((severity, s) => {
+      const count = counts?.[i * SEVERITIES.length + s];
+      return count ? [{ severity, count }] : [];
+    }),
   }));
 }
 

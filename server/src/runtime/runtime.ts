@@ -6,6 +6,7 @@ import { newId } from "../ids";
 import { InvokeType } from "../../../protocol/executions";
 import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
 import { LogSearch } from "../store/logs";
+import { LogScans } from "../store/scans";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
 import { FlowDefinition, IntegrationDefinition, configVarValue, readDefinition } from "./definition";
 import { ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
@@ -72,6 +73,7 @@ export class Runtime extends EventEmitter {
   readonly lifecycle: Lifecycle;
   readonly state: StateStore;
   readonly logs: LogSearch;
+  private readonly scans: LogScans;
   build: BuildState = { ok: false, error: "not built yet", versionNumber: 0 };
   integration: CurrentIntegration | null = null;
   /** The base of webhook URLs, known once the HTTP listener is up. */
@@ -115,7 +117,9 @@ export class Runtime extends EventEmitter {
     super();
     this.setMaxListeners(0); // every `ended()` waiter listens for a while
     this.store = new ExecutionStore(options.dataDir);
-    this.logs = new LogSearch(this.store);
+    // The log scan threads' script is built beside the execution worker's (dist/).
+    this.scans = new LogScans(path.join(path.dirname(options.workerScript), "log-scan.js"), Math.min(4, os.availableParallelism()));
+    this.logs = new LogSearch(this.store, this.scans);
     this.metadata = new Metadata(options.dataDir);
     this.state = new StateStore(options.dataDir);
     this.instances = new Instances(this.metadata, (id) => (this.integration?.meta.id === id ? this.integration : null), () => {
@@ -833,7 +837,7 @@ export class Runtime extends EventEmitter {
     const deadline = Date.now() + graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const id of [...this.running.keys()]) this.endWithoutWorker(id, STOPPED_BEFORE_FINISH);
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.scans.close()]);
     await this.store.close();
     await this.state.close();
   }

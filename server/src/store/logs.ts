@@ -1,7 +1,8 @@
-import { Severity } from "../../../protocol/executions";
+import { SEVERITIES, Severity } from "../../../protocol/executions";
 import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 import { eachWindow } from "./lines";
 import { SEVERITY, headSeverity, headTime, lineAt, lineHead, readIndex } from "./logIndex";
+import type { LogScans } from "./scans";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -51,6 +52,26 @@ export interface LogHit {
   parse: () => LogRecord | null;
 }
 
+/** Time buckets of a histogram: `count` of `width` ms from `from`; the last takes what is later. */
+export interface Buckets {
+  from: number;
+  width: number;
+  count: number;
+}
+
+/** Counts by bucket and severity: `[bucket * SEVERITIES.length + severity index]`. */
+export type DayTally = Float64Array;
+
+/** What a log scan thread tallies: one day's file, a filter without scope, the buckets. */
+export interface DayTallyTask {
+  day: string;
+  file: string;
+  size: number;
+  index: string;
+  filter: Pick<LogFilter, "text" | "severities" | "from" | "to">;
+  buckets: Buckets;
+}
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -66,7 +87,11 @@ const DAY_MS = 86_400_000;
  * without parsing it. Only lines that are returned are parsed, as UTF-8.
  */
 export class LogSearch {
-  constructor(private readonly store: ExecutionStore) {}
+  constructor(
+    private readonly store: ExecutionStore,
+    /** Threads for text tallies; without them, everything is read on this thread. */
+    private readonly scans: LogScans | null = null,
+  ) {}
 
   async find(filter: LogFilter, scan: LogScan): Promise<StoredLog[]> {
     const out: StoredLog[] = [];
@@ -79,33 +104,33 @@ export class LogSearch {
   }
 
   async count(filter: LogFilter): Promise<number> {
-    let n = 0;
-    await this.tally(filter, () => n++);
-    return n;
+    return (await this.histogram(filter, { from: 0, width: Infinity, count: 1 })).reduce((a, b) => a + b, 0);
   }
 
   /**
-   * Calls `visit(at, severity)` for each matching line, in no set order. It reads each day's index
-   * (logs.idx): when only time and severity filter (what a histogram of everything asks), the index
-   * is all it reads; else it tells the scan where each line begins and ends and its head.
+   * The matching lines counted by time bucket and severity, a day at a time: a text search
+   * without scope on the scan threads, the rest here.
    */
-  async tally(filter: LogFilter, visit: (at: number, severity: Severity) => void): Promise<void> {
-    if (filter.execution) return this.each(filter, { descending: false, limit: Infinity }, (hit) => (visit(hit.at, hit.severity), true));
-    const matcher = new LineMatcher(filter, this.store);
+  async histogram(filter: LogFilter, buckets: Buckets): Promise<DayTally> {
+    const counts = new Float64Array(buckets.count * SEVERITIES.length);
+    if (filter.execution) {
+      await this.each(filter, { descending: false, limit: Infinity }, (hit) => (tallyLine(counts, buckets, hit.at, hit.severity), true));
+      return counts;
+    }
+    const tasks: DayTallyTask[] = [];
     for (const day of this.store.listDays().filter((d) => inRange(d, filter))) {
       const file = await this.store.logFile(day);
-      if (!file) continue;
-      const lines = await readIndex(file.index, file.size);
-      if (lines && !filter.text && !filter.scope) {
-        for (let i = 0; i < lines.length; i += 2) {
-          const at = headTime(lines[i]);
-          const severity = headSeverity(lines[i]);
-          if ((filter.from === undefined || at >= filter.from) && (filter.to === undefined || at <= filter.to) && (!filter.severities || filter.severities.includes(severity))) visit(at, severity);
-        }
-      } else {
-        await scanFile(file.file, day, 0, file.size, false, matcher, (hit) => (visit(hit.at, hit.severity), true), lines);
-      }
+      if (file) tasks.push({ day, ...file, filter: { text: filter.text, severities: filter.severities, from: filter.from, to: filter.to }, buckets });
     }
+    let tallies: DayTally[] = [];
+    if (this.scans && filter.text && !filter.scope) {
+      tallies = await this.scans.run(tasks);
+    } else {
+      const matcher = new LineMatcher(filter, this.store);
+      for (const task of tasks) tallies.push(await tallyDay(task, matcher));
+    }
+    for (const tally of tallies) for (let i = 0; i < counts.length; i++) counts[i] += tally[i];
+    return counts;
   }
 
   /** Every line of an execution, oldest first. */
@@ -146,6 +171,34 @@ function inRange(day: string, filter: LogFilter): boolean {
   if (filter.from !== undefined && from + DAY_MS <= filter.from) return false;
   if (filter.to !== undefined && from > filter.to) return false;
   return true;
+}
+
+/**
+ * Tallies one day's matching lines. It reads the day's index (logs.idx): when only time and
+ * severity filter (a histogram of everything), the index is all it reads; else it tells the scan
+ * where each line begins and ends and its head. `matcher` is the task's filter (with a scope, from
+ * the LogSearch that has the store).
+ */
+export async function tallyDay(task: DayTallyTask, matcher = new LineMatcher(task.filter, null)): Promise<DayTally> {
+  const { filter, buckets } = task;
+  const counts = new Float64Array(buckets.count * SEVERITIES.length);
+  const lines = await readIndex(task.index, task.size);
+  if (lines && !filter.text && !matcher.scoped) {
+    for (let i = 0; i < lines.length; i += 2) {
+      const at = headTime(lines[i]);
+      const severity = headSeverity(lines[i]);
+      if ((filter.from === undefined || at >= filter.from) && (filter.to === undefined || at <= filter.to) && (!filter.severities || filter.severities.includes(severity))) tallyLine(counts, buckets, at, severity);
+    }
+  } else {
+    await scanFile(task.file, task.day, 0, task.size, false, matcher, (hit) => (tallyLine(counts, buckets, hit.at, hit.severity), true), lines);
+  }
+  return counts;
+}
+
+const SEVERITY_NUMBER = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
+
+function tallyLine(counts: DayTally, b: Buckets, at: number, severity: Severity): void {
+  counts[Math.min(b.count - 1, Math.floor((at - b.from) / b.width)) * SEVERITIES.length + SEVERITY_NUMBER[severity]]++;
 }
 
 /**
@@ -210,10 +263,15 @@ class LineMatcher {
   private readonly literal: string | null;
   private readonly executionId: string | null;
 
+  /** Whether lines are filtered by whose they are (then each line's owner is read). */
+  readonly scoped: boolean;
+
   constructor(
     private readonly filter: LogFilter,
-    private readonly store: ExecutionStore,
+    /** For a scope filter's executions; a scan thread has none (and no scope). */
+    private readonly store: ExecutionStore | null,
   ) {
+    this.scoped = !!(filter.scope || filter.execution);
     this.severities = filter.severities?.length ? new Set(filter.severities) : null;
     this.text = filter.text ? filter.text.toLowerCase() : null;
     const escaped = this.text && JSON.stringify(this.text).slice(1, -1);
@@ -307,7 +365,7 @@ class LineMatcher {
       owner ??= this.owner(buf, s, lineStart, start, end);
       if (!owner) return;
       if (this.executionId && owner.executionId !== this.executionId) return;
-      if (f.scope && !f.scope(owner, owner.executionId ? this.store.executions.get(owner.executionId) : undefined)) return;
+      if (f.scope && !f.scope(owner, owner.executionId ? this.store?.executions.get(owner.executionId) : undefined)) return;
     }
     hits.push(start, end, at, severity);
   }
