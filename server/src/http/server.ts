@@ -18,8 +18,8 @@ export interface HttpOptions extends WebhookOptions {
 
 /** The one HTTP listener: webhooks, the GraphQL API, blob URLs, and the browser UI with its event stream. */
 export function createHttpServer(runtime: Runtime, options: HttpOptions): { server: http.Server; warm: () => void } {
-  // The API (graphql-js: two fifths of this bundle) is loaded when `warm` is called, just after
-  // the ready line, or by its first request: start-up does not wait for it.
+  // The API (graphql-js: two fifths of this bundle) is loaded when `warm` is called (`serve` does
+  // while the integration builds) or by its first request: start-up does not wait for it.
   let apiLoaded: ApiEndpoint | null = null;
   const api = () => (apiLoaded ??= (require("./api") as typeof import("./api")).apiEndpoint(runtime, { token: options.token, blobs: options.blobs, maxBodyBytes: options.maxBodyBytes }));
   const ui = uiEndpoint();
