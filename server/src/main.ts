@@ -1,5 +1,6 @@
-// The server's one entry (dist/cli.js): a language server when the extension starts it with an LSP
-// transport (vscode-languageclient passes --node-ipc, --stdio or --socket=N), else the `refract` CLI.
+// The server (dist/server.js, which the bin dist/cli.js runs): a language server when the
+// extension starts it with an LSP transport (vscode-languageclient passes --node-ipc, --stdio or
+// --socket=N), else the `refract` CLI.
 // Each mode is loaded only when chosen: the CLI does not pay for the LSP libraries, nor the reverse.
 const args = process.argv.slice(2);
 if (args.some((a) => a === "--node-ipc" || a === "--stdio" || a.startsWith("--socket=") || a.startsWith("--clientProcessId"))) {

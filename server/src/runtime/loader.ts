@@ -67,9 +67,10 @@ export class Loader {
   async start(): Promise<void> {
     fs.mkdirSync(this.outDir, { recursive: true });
     const cached = this.validCache();
+    // Earlier builds go; the cached one stays, with its source map and code cache (`<bundle>.map`, `.cache`).
+    const keep = cached && path.basename(cached);
     for (const f of fs.readdirSync(this.outDir)) {
-      const file = path.join(this.outDir, f);
-      if (f.startsWith("build-") && file !== cached && file !== `${cached}.map`) fs.rmSync(file);
+      if (f.startsWith("build-") && !(keep && (f === keep || f.startsWith(`${keep}.`)))) fs.rmSync(path.join(this.outDir, f));
     }
     if (cached) {
       this.current = cached;

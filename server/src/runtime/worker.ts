@@ -13,6 +13,7 @@ import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
+import { runWithCodeCache } from "../codeCache";
 import { encodeResult, isJson, isText } from "./stepResult";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest } from "./messages";
 
@@ -465,9 +466,10 @@ function load(version: number, file: string): FromWorker {
   Error.stackTraceLimit = 100;
   try {
     bundleFiles.add(file);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(file);
-    const bundle: Bundle = mod?.default ?? mod;
+    // A bundle is named by its content, so its code cache sits beside it: the second worker, and
+    // every start on an unchanged build, skip compiling what the first load compiled.
+    const mod = runWithCodeCache(file, `${file}.cache`, 0) as { default?: Bundle } | undefined;
+    const bundle = (mod?.default ?? mod) as Bundle | undefined;
     if (!bundle || typeof bundle.codeNativeIntegrationYAML !== "string") {
       return { t: "loaded", version, ok: false, error: "the entry does not default-export integration({...}) from @prismatic-io/spectral" };
     }
@@ -481,7 +483,6 @@ function load(version: number, file: string): FromWorker {
     return { t: "loaded", version, ok: false, error: describeError(err) };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
-    delete require.cache[file];
   }
 }
 
