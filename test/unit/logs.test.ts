@@ -120,7 +120,7 @@ describe("log search (store/logs.ts) and the log index", function () {
     assert.deepEqual(await tally(withText), expectedWithText);
   });
 
-  it("tallies a text search on the scan threads exactly as on the main thread, by bucket and severity", async () => {
+  it("tallies and pages a text search on the scan threads exactly as on the main thread", async () => {
     const scans = new LogScans(path.join(ROOT, "dist", "log-scan.js"), 2);
     try {
       const threaded = new LogSearch(store, scans);
@@ -131,6 +131,19 @@ describe("log search (store/logs.ts) and the log index", function () {
         assert.equal(await threaded.count(filter), lines.filter((l) => l.message.toLowerCase().includes(filter.text.toLowerCase()) && (!filter.severities || filter.severities.includes(l.severity))).length);
       }
       assert.ok((await threaded.histogram({ text: "padding" }, buckets)).some((n, i) => n > 0 && i > SEVERITIES.length * 24), "the second day is in later buckets");
+      // Pages of a text search too: either order, across days, from cursors, to the same lines.
+      const all = await search.find({ text: "padding" }, { descending: false, limit: Infinity });
+      for (const [filter, scan] of [
+        [{ text: "needle" }, { descending: true, limit: 3 }],
+        [{ text: "needle" }, { descending: false, limit: 100 }],
+        [{ text: "PADDING", severities: ["WARN"] as Severity[] }, { descending: true, limit: 101 }],
+        [{ text: "padding" }, { descending: false, after: all[7990], limit: 30 }],
+        [{ text: "padding" }, { descending: true, after: all[8010], before: all[7000], limit: 2000 }],
+        [{ text: "no such text" }, { descending: true, limit: 100 }],
+      ] as Array<[LogFilter, Parameters<LogSearch["find"]>[1]]>) {
+        const offsets = async (by: LogSearch) => (await by.find(filter, scan)).map((l) => `${l.day}:${l.offset}:${l.record.message.slice(0, 12)}`);
+        assert.deepEqual(await offsets(threaded), await offsets(search), JSON.stringify({ filter, scan: { ...scan, after: !!scan.after, before: !!scan.before } }));
+      }
     } finally {
       await scans.close();
     }

@@ -62,15 +62,37 @@ export interface Buckets {
 /** Counts by bucket and severity: `[bucket * SEVERITIES.length + severity index]`. */
 export type DayTally = Float64Array;
 
-/** What a log scan thread tallies: one day's file, a filter without scope, the buckets. */
+/** A filter a scan thread can apply: no scope, no execution (those need the store). */
+type ThreadFilter = Pick<LogFilter, "text" | "severities" | "from" | "to">;
+
+/** What a log scan thread tallies: one day's file, the filter, the buckets. */
 export interface DayTallyTask {
+  kind: "tally";
   day: string;
   file: string;
   size: number;
   index: string;
-  filter: Pick<LogFilter, "text" | "severities" | "from" | "to">;
+  filter: ThreadFilter;
   buckets: Buckets;
 }
+
+/** A stretch of a day's log file, [start, end), to read. */
+interface Stretch {
+  day: string;
+  file: string;
+  start: number;
+  end: number;
+}
+
+/** What a log scan thread searches for a page: one stretch, in scan order, up to `limit` lines. */
+export interface StretchFindTask extends Stretch {
+  kind: "find";
+  filter: ThreadFilter;
+  descending: boolean;
+  limit: number;
+}
+
+export type ScanTask = DayTallyTask | StretchFindTask;
 
 const DAY_MS = 86_400_000;
 
@@ -95,11 +117,28 @@ export class LogSearch {
 
   async find(filter: LogFilter, scan: LogScan): Promise<StoredLog[]> {
     const out: StoredLog[] = [];
-    await this.each(filter, scan, (hit) => {
-      const record = hit.parse();
-      if (record) out.push({ day: hit.day, offset: hit.offset, record });
-      return out.length < scan.limit;
-    });
+    if (this.scans && filter.text && !filter.scope && !filter.execution) {
+      // On the scan threads, two days at a time: the next day is read while this one's lines are
+      // taken; a day read for nothing once the page is full is dropped.
+      const scans = this.scans;
+      const stretches = this.stretches(filter, scan);
+      const reading: Array<Promise<StoredLog[]>> = [];
+      const readNext = async () => {
+        const { value } = await stretches.next();
+        if (!value) return;
+        const lines = scans.find({ kind: "find", ...value, filter: threadFilter(filter), descending: scan.descending, limit: scan.limit });
+        lines.catch(() => {}); // a dropped day's failure is nobody's; a taken one's is thrown below
+        reading.push(lines);
+      };
+      await readNext();
+      await readNext();
+      while (reading.length && out.length < scan.limit) {
+        out.push(...(await reading.shift()!).slice(0, scan.limit - out.length));
+        if (out.length < scan.limit) await readNext();
+      }
+      return out;
+    }
+    await this.each(filter, scan, collect(out, scan.limit));
     return out;
   }
 
@@ -120,11 +159,11 @@ export class LogSearch {
     const tasks: DayTallyTask[] = [];
     for (const day of this.store.listDays().filter((d) => inRange(d, filter))) {
       const file = await this.store.logFile(day);
-      if (file) tasks.push({ day, ...file, filter: { text: filter.text, severities: filter.severities, from: filter.from, to: filter.to }, buckets });
+      if (file) tasks.push({ kind: "tally", day, ...file, filter: threadFilter(filter), buckets });
     }
     let tallies: DayTally[] = [];
     if (this.scans && filter.text && !filter.scope) {
-      tallies = await this.scans.run(tasks);
+      tallies = await this.scans.tally(tasks);
     } else {
       const matcher = new LineMatcher(filter, this.store);
       for (const task of tasks) tallies.push(await tallyDay(task, matcher));
@@ -140,9 +179,16 @@ export class LogSearch {
 
   /** Calls `visit` with each matching line in scan order until it returns false. */
   async each(filter: LogFilter, scan: LogScan, visit: (hit: LogHit) => boolean): Promise<void> {
+    const matcher = new LineMatcher(filter, this.store);
+    for await (const s of this.stretches(filter, scan)) {
+      if (!(await scanFile(s.file, s.day, s.start, s.end, scan.descending, matcher, visit))) return;
+    }
+  }
+
+  /** The stretches of the day files a scan reads, in its order. */
+  private async *stretches(filter: LogFilter, scan: LogScan): AsyncGenerator<Stretch, void> {
     const days = filter.execution ? [filter.execution.day] : this.store.listDays().filter((d) => inRange(d, filter));
     if (scan.descending) days.reverse();
-    const matcher = new LineMatcher(filter, this.store);
     for (const day of days) {
       if (scan.after && (scan.descending ? day > scan.after.day : day < scan.after.day)) continue;
       if (scan.before && (scan.descending ? day < scan.before.day : day > scan.before.day)) break;
@@ -160,10 +206,13 @@ export class LogSearch {
       const high = scan.descending ? scan.after : scan.before;
       if (low?.day === day) start = Math.max(start, low.offset + 1);
       if (high?.day === day) end = Math.min(end, high.offset);
-      if (start >= end) continue;
-      if (!(await scanFile(file.file, day, start, end, scan.descending, matcher, visit))) return;
+      if (start < end) yield { day, file: file.file, start, end };
     }
   }
+}
+
+function threadFilter(filter: LogFilter): ThreadFilter {
+  return { text: filter.text, severities: filter.severities, from: filter.from, to: filter.to };
 }
 
 function inRange(day: string, filter: LogFilter): boolean {
@@ -193,6 +242,22 @@ export async function tallyDay(task: DayTallyTask, matcher = new LineMatcher(tas
     await scanFile(task.file, task.day, 0, task.size, false, matcher, (hit) => (tallyLine(counts, buckets, hit.at, hit.severity), true), lines);
   }
   return counts;
+}
+
+/** A stretch's matching lines in scan order, up to the task's limit (a scan thread's page search). */
+export async function findInStretch(task: StretchFindTask): Promise<StoredLog[]> {
+  const out: StoredLog[] = [];
+  await scanFile(task.file, task.day, task.start, task.end, task.descending, new LineMatcher(task.filter, null), collect(out, task.limit));
+  return out;
+}
+
+/** A visitor that keeps the hits' parsed lines in `out` until it holds `limit`. */
+function collect(out: StoredLog[], limit: number): (hit: LogHit) => boolean {
+  return (hit) => {
+    const record = hit.parse();
+    if (record) out.push({ day: hit.day, offset: hit.offset, record });
+    return out.length < limit;
+  };
 }
 
 const SEVERITY_NUMBER = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
