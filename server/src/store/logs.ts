@@ -111,16 +111,21 @@ const DAY_MS = 86_400_000;
 export class LogSearch {
   constructor(
     private readonly store: ExecutionStore,
-    /** Threads for text tallies; without them, everything is read on this thread. */
+    /** Threads for text searches; without them, everything is read on this thread. */
     private readonly scans: LogScans | null = null,
   ) {}
 
+  /** The scan threads, for a filter they can apply: a text, and no scope or execution (those need the store). */
+  private threadsFor(filter: LogFilter): LogScans | null {
+    return filter.text && !filter.scope && !filter.execution ? this.scans : null;
+  }
+
   async find(filter: LogFilter, scan: LogScan): Promise<StoredLog[]> {
     const out: StoredLog[] = [];
-    if (this.scans && filter.text && !filter.scope && !filter.execution) {
+    const scans = this.threadsFor(filter);
+    if (scans) {
       // On the scan threads, two days at a time: the next day is read while this one's lines are
       // taken; a day read for nothing once the page is full is dropped.
-      const scans = this.scans;
       const stretches = this.stretches(filter, scan);
       const reading: Array<Promise<StoredLog[]>> = [];
       const readNext = async () => {
@@ -161,9 +166,10 @@ export class LogSearch {
       const file = await this.store.logFile(day);
       if (file) tasks.push({ kind: "tally", day, ...file, filter: threadFilter(filter), buckets });
     }
+    const scans = this.threadsFor(filter);
     let tallies: DayTally[] = [];
-    if (this.scans && filter.text && !filter.scope) {
-      tallies = await this.scans.tally(tasks);
+    if (scans) {
+      tallies = await scans.tally(tasks);
     } else {
       const matcher = new LineMatcher(filter, this.store);
       for (const task of tasks) tallies.push(await tallyDay(task, matcher));
