@@ -8,6 +8,16 @@ import { runWithCodeCache } from "./codeCache";
 
 const server = path.join(__dirname, "server.js");
 const { size, mtimeMs } = fs.statSync(server);
-const cache = path.join(os.tmpdir(), `refract-${process.getuid?.() ?? "user"}`, `server-${size}-${Math.round(mtimeMs)}.cache`);
+// The temp folder is shared, and a code cache is code: only a folder of this user's that no one
+// else can write to is used.
+const folder = path.join(os.tmpdir(), `refract-${process.getuid?.() ?? "user"}`);
+let trusted = false;
+try {
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const stat = fs.statSync(folder);
+  trusted = process.getuid === undefined || (stat.uid === process.getuid() && (stat.mode & 0o022) === 0);
+} catch {
+  // no temp folder to use: compile without a cache
+}
 // Saved once a server has run for a few seconds: start-up's functions are compiled by then.
-runWithCodeCache(server, cache, 3000);
+runWithCodeCache(server, trusted ? path.join(folder, `server-${size}-${Math.round(mtimeMs)}.cache`) : null, 3000);
