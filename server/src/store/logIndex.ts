@@ -46,8 +46,8 @@ export async function readIndex(file: string, logSize: number): Promise<Float64A
 }
 
 /** The line of `records` (an index, see readIndex) that holds byte `offset`: the first whose end is past it. */
-export function lineAt(records: Float64Array, offset: number, from = 0): number {
-  let low = from;
+export function lineAt(records: Float64Array, offset: number): number {
+  let low = 0;
   let high = records.length / 2;
   while (low < high) {
     const mid = (low + high) >>> 1;
