@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readDefinition } from "../../server/src/runtime/definition";
-import { findIntegration } from "../../server/src/runtime/loader";
+import { BuildOutcome, Loader, findIntegration } from "../../server/src/runtime/loader";
 import { ROOT, TestServer, copyFixture, postJson, startServer, tmpDir, waitFor } from "../helpers";
 
 const lastBuild = (s: TestServer) =>
@@ -177,6 +177,22 @@ export default integration({
         assert.match(error, /onInstanceDeploy or onInstanceDelete but no onTrigger/);
       } finally {
         await s.stop();
+      }
+    });
+
+    it("serves esbuild's command-line build first on a cold start; the watch's first build finds the same bundle", async () => {
+      const workspace = copyFixture("basic");
+      const outcomes: BuildOutcome[] = [];
+      const loader = new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o));
+      try {
+        await loader.start();
+        assert.equal(outcomes.length, 1, "a bundle serves when start() returns");
+        assert.ok(outcomes[0].ok && !outcomes[0].reused);
+        await waitFor(() => outcomes.length === 2, 30_000, "the watch's first build");
+        assert.deepEqual(outcomes[1], { ok: true, file: outcomes[0].file, reused: true });
+        assert.deepEqual(fs.readdirSync(path.join(workspace, ".refract/builds")).sort(), [path.basename(outcomes[0].file), `${path.basename(outcomes[0].file)}.map`, "last.json"]);
+      } finally {
+        await loader.stop();
       }
     });
 
