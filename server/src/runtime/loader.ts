@@ -19,8 +19,12 @@ interface BuildCache {
 }
 
 const SPECTRAL = "@prismatic-io/spectral";
-/** How long after a bundle first serves esbuild starts watching (its first build sees any change made meanwhile). */
-const WATCH_AFTER_MS = 1500;
+/**
+ * How long after the first bundle serves start-up's background work begins: esbuild's watch (its
+ * first build is cold, and sees any change made meanwhile) and the other workers' loads. The
+ * first requests, an editor's views filling, get the CPU meanwhile.
+ */
+export const BACKGROUND_AFTER_MS = 1500;
 
 /** How an integration is bundled; `CLI_FLAGS` are the same options for esbuild's command line. */
 const OPTIONS = {
@@ -101,8 +105,7 @@ export class Loader {
     } else if (!(await this.buildOnce())) {
       return this.attach();
     }
-    // The context's first build is cold, and would take the CPU from the first requests: it waits a little.
-    this.watchSoon = setTimeout(() => (this.attaching = this.attach()), WATCH_AFTER_MS);
+    this.watchSoon = setTimeout(() => (this.attaching = this.attach()), BACKGROUND_AFTER_MS);
   }
   private builtWith(): string | null {
     const found = findIntegration(this.workspace, this.entry);

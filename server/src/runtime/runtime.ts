@@ -11,7 +11,7 @@ import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metada
 import { FlowDefinition, IntegrationDefinition, configVarValue, readDefinition } from "./definition";
 import { ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
 import { CurrentIntegration, Instances } from "./instances";
-import { BuildOutcome, Loader, sourceLocation } from "./loader";
+import { BACKGROUND_AFTER_MS, BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
 import { ContextBase, FlowResponse, FromWorker, HookName, PersistedState, TriggerRequest, decodeRequest, encodeRequest } from "./messages";
 import { StateStore, stateKeys } from "../store/state";
@@ -225,8 +225,8 @@ export class Runtime extends EventEmitter {
   /**
    * Loads a build in one worker and reads its definition from it, then in the others (so none
    * loads it on an execution's time) without waiting: at start-up the first worker's load is all
-   * the ready line waits for, and the others do not take the second core from it meanwhile. A
-   * worker that replaces a stopped one loads the build when first used.
+   * the ready line waits for, and the others load a little later. A worker picked before it has
+   * the build, or that replaces a stopped one, loads it when first used.
    */
   private describe(version: number, file: string): Promise<Extract<FromWorker, { t: "loaded" }>> {
     const [first, ...others] = this.pool.workers;
@@ -234,10 +234,16 @@ export class Runtime extends EventEmitter {
       this.loads.set(`${first.id}:${version}`, (m) => {
         if (m.ok) {
           first.versions.add(version);
-          for (const w of others) {
-            w.send({ t: "load", version, file });
-            w.versions.add(version);
-          }
+          const loadOthers = () => {
+            for (const w of others) {
+              if (w.versions.has(version) || !this.pool.workers.includes(w)) continue;
+              w.send({ t: "load", version, file });
+              w.versions.add(version);
+            }
+          };
+          // At start-up they wait, so that the first requests (an editor's views filling) get the CPU.
+          if (this.integration) loadOthers();
+          else setTimeout(() => !this.stopping && this.integration?.meta.versionNumber === version && loadOthers(), BACKGROUND_AFTER_MS).unref();
         }
         resolve(m);
       });
