@@ -75,6 +75,8 @@ export class Ctx implements vscode.Disposable {
     });
     // Started in the background: activation does not wait for the runtime.
     this.connected = this.connect(this.client.start());
+    // Node loads its fetch (undici) on first use, ~60 ms: here while the server starts, not on the views' first query.
+    void fetch("data:,").then((r) => r.arrayBuffer()).catch(() => undefined);
   }
 
   private connect(started: Promise<void>): Promise<{ info: RuntimeInfo; api: GraphQLClient }> {
