@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readDefinition } from "../../server/src/runtime/definition";
-import { BuildOutcome, Loader, findIntegration } from "../../server/src/runtime/loader";
+import { BACKGROUND_AFTER_MS, BuildOutcome, Loader, findIntegration } from "../../server/src/runtime/loader";
 import { ROOT, TestServer, copyFixture, postJson, startServer, tmpDir, waitFor } from "../helpers";
 
 const lastBuild = (s: TestServer) =>
@@ -194,6 +194,21 @@ export default integration({
       } finally {
         await loader.stop();
       }
+    });
+
+    it("watches nothing after stop(), even when stop() comes while start-up still builds", async () => {
+      const workspace = copyFixture("basic");
+      const outcomes: BuildOutcome[] = [];
+      const loader = new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o));
+      const starting = loader.start();
+      await loader.stop();
+      await starting;
+      const seen = outcomes.length;
+      await new Promise((r) => setTimeout(r, BACKGROUND_AFTER_MS + 500));
+      const file = path.join(workspace, "src/index.ts");
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"trace line"', '"trace line, after stop"'));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(outcomes.length, seen, "no build after stop()");
     });
 
     it("rebuilds on change with the next versionNumber, keeps ids, and keeps the last good build serving after a bad change", async () => {

@@ -76,6 +76,8 @@ export class Loader {
   private current: string | null = null;
   private attaching: Promise<void> = Promise.resolve();
   private watchSoon: NodeJS.Timeout | undefined;
+  /** stop() may come while start() still builds: nothing may start watching after it. */
+  private stopped = false;
 
   constructor(
     private readonly workspace: string,
@@ -103,10 +105,11 @@ export class Loader {
       this.current = cached;
       await this.onBuild({ ok: true, file: cached, reused: true });
     } else if (!(await this.buildOnce())) {
-      return this.attach();
+      return this.stopped ? undefined : this.attach();
     }
-    this.watchSoon = setTimeout(() => (this.attaching = this.attach()), BACKGROUND_AFTER_MS);
+    if (!this.stopped) this.watchSoon = setTimeout(() => (this.attaching = this.attach()), BACKGROUND_AFTER_MS);
   }
+
   private builtWith(): string | null {
     const found = findIntegration(this.workspace, this.entry);
     // What a cached bundle must have been made with: the entry, the esbuild version, the map's form.
@@ -222,6 +225,7 @@ export class Loader {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.watchSoon);
     if (this.poll) clearInterval(this.poll);
     await this.attaching;
