@@ -75,8 +75,9 @@ export class Ctx implements vscode.Disposable {
     });
     // Started in the background: activation does not wait for the runtime.
     this.connected = this.connect(this.client.start());
-    // Node loads its fetch (undici) on first use, ~60 ms: here while the server starts, not on the views' first query.
-    void fetch("data:,").then((r) => r.arrayBuffer()).catch(() => undefined);
+    // Node loads its fetch (undici, ~60 ms) on first use of the global: here while the server
+    // starts rather than on the views' first query, and after activate() returns.
+    setImmediate(() => void fetch("data:,").then((r) => r.arrayBuffer()).catch(() => undefined));
   }
 
   private connect(started: Promise<void>): Promise<{ info: RuntimeInfo; api: GraphQLClient }> {
