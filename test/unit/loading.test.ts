@@ -121,6 +121,12 @@ flows:
 
   describe("building and rebuilding", function () {
     this.timeout(60_000);
+    /** A Loader on a fresh copy of the basic fixture, and the outcomes it reports. */
+    const coldLoader = () => {
+      const workspace = copyFixture("basic");
+      const outcomes: BuildOutcome[] = [];
+      return { workspace, outcomes, loader: new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o)) };
+    };
 
     it("serves a workspace that does not build, says where the error is, and picks up the fix", async () => {
       const workspace = copyFixture("broken");
@@ -181,9 +187,7 @@ export default integration({
     });
 
     it("serves esbuild's command-line build first on a cold start; the watch's first build finds the same bundle", async () => {
-      const workspace = copyFixture("basic");
-      const outcomes: BuildOutcome[] = [];
-      const loader = new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o));
+      const { workspace, outcomes, loader } = coldLoader();
       try {
         await loader.start();
         assert.equal(outcomes.length, 1, "a bundle serves when start() returns");
@@ -197,9 +201,7 @@ export default integration({
     });
 
     it("watches nothing after stop(), even when stop() comes while start-up still builds", async () => {
-      const workspace = copyFixture("basic");
-      const outcomes: BuildOutcome[] = [];
-      const loader = new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o));
+      const { workspace, outcomes, loader } = coldLoader();
       const starting = loader.start();
       await loader.stop();
       await starting;
