@@ -26,7 +26,7 @@ const SPECTRAL = "@prismatic-io/spectral";
  */
 export const BACKGROUND_AFTER_MS = 1500;
 
-/** How an integration is bundled; `CLI_FLAGS` are the same options for esbuild's command line. */
+/** How an integration is bundled. */
 const OPTIONS = {
   bundle: true,
   platform: "node",
@@ -38,7 +38,12 @@ const OPTIONS = {
   sourcesContent: false,
   loader: { ".md": "text" },
 } satisfies esbuild.BuildOptions;
-const CLI_FLAGS = ["--bundle", "--platform=node", "--format=cjs", "--target=node20", "--sourcemap=external", "--sources-content=false", "--loader:.md=text"];
+/** The same options for esbuild's command line: `sourcesContent: false` is `--sources-content=false`, `loader` `--loader:.md=text`. */
+const CLI_FLAGS = Object.entries(OPTIONS).flatMap(([name, value]) => {
+  const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (typeof value === "object") return Object.entries(value).map(([ext, loader]) => `${flag}:${ext}=${loader}`);
+  return value === true ? [flag] : [`${flag}=${value}`];
+});
 /** The native binary on Linux and macOS (esbuild's install puts it there); elsewhere spawning it fails and the context builds. */
 const ESBUILD_BIN = process.env.ESBUILD_BINARY_PATH || path.join(path.dirname(require.resolve("esbuild/package.json")), "bin", "esbuild");
 
