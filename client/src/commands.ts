@@ -15,7 +15,6 @@ import {
   DeleteCustomer,
   DeleteInstance,
   DeployInstance,
-  InstanceFlows,
   IntegrationTree,
   RecentExecutions,
   RenameCustomer,
@@ -347,14 +346,14 @@ async function pickFlow(ctx: Ctx, name?: string): Promise<FlowNode | undefined> 
   const { instances } = await api.request(IntegrationTree, {});
   const system = instances.nodes.find((i) => i.isSystem);
   if (!system) throw new Error("the integration has no system instance yet (is its build failing?)");
-  const { instance } = await api.request(InstanceFlows, { id: system.id });
+  const flowConfigs = system.flowConfigs.nodes;
   if (name) {
-    const flowConfig = instance?.flowConfigs.nodes.find((fc) => fc.flow.name === name);
+    const flowConfig = flowConfigs.find((fc) => fc.flow.name === name);
     if (!flowConfig) throw new Error(`the integration has no flow named "${name}" (is its build up to date?)`);
     return { kind: "flow", instance: system, flowConfig };
   }
   const picked = await vscode.window.showQuickPick(
-    (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ label: flowConfig.flow.name, description: flowConfig.flow.triggerKind, flowConfig })),
+    flowConfigs.map((flowConfig) => ({ label: flowConfig.flow.name, description: flowConfig.flow.triggerKind, flowConfig })),
     { placeHolder: "Trigger which flow (on the system instance)?" },
   );
   return picked && { kind: "flow", instance: system, flowConfig: picked.flowConfig };
@@ -393,7 +392,7 @@ async function pickLogScope(ctx: Ctx): Promise<LogScope | undefined> {
   const api = await ctx.api();
   const [{ instances, integrations }, { customers }] = await Promise.all([api.request(IntegrationTree, {}), api.request(CustomerTree, {})]);
   const system = instances.nodes.find((i) => i.isSystem);
-  const flows = system ? ((await api.request(InstanceFlows, { id: system.id })).instance?.flowConfigs.nodes ?? []) : [];
+  const flows = system?.flowConfigs.nodes ?? [];
   type Item = vscode.QuickPickItem & { scope?: LogScope };
   const items: Item[] = [
     { label: "$(globe) All instances", scope: { kind: "all" } },

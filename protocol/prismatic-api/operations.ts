@@ -114,9 +114,10 @@ export interface InstanceSummary {
   needsDeploy: boolean;
   lastDeployedAt: string | null;
   customer: { id: string; name: string };
+  flowConfigs: { nodes: FlowConfigSummary[] };
 }
 
-/** The integration and its instances (the Instances view's top levels). */
+/** The integration and its instances with their flows: the whole Instances view in one query. */
 export const IntegrationTree = typed<
   {
     integrations: { nodes: Array<{ id: string; name: string; versionNumber: number; flows: { nodes: FlowSummary[] } }> };
@@ -126,22 +127,20 @@ export const IntegrationTree = typed<
 >(`query IntegrationTree {
   integrations { nodes { id name versionNumber flows { nodes { id name stableKey triggerKind } } } }
   instances {
-    nodes { id name isSystem enabled needsDeploy lastDeployedAt customer { id name } }
+    nodes {
+      id name isSystem enabled needsDeploy lastDeployedAt customer { id name }
+      flowConfigs { nodes { id webhookUrl schedule { cron timeZone nextRunsAt(count: 1) } flow { id name stableKey triggerKind } } }
+    }
   }
 }`);
 
 export interface FlowConfigSummary {
   id: string;
   webhookUrl: string;
-  flow: FlowSummary & { schedule: { cron: string | null; timeZone: string | null; nextRunsAt: string[] } | null };
+  /** Its flow's schedule for its instance; null for unscheduled flows. */
+  schedule: { cron: string | null; timeZone: string | null; nextRunsAt: string[] } | null;
+  flow: FlowSummary;
 }
-
-/** An instance's flow configs with their triggers (the Instances view's flows). */
-export const InstanceFlows = typed<{ instance: { flowConfigs: { nodes: FlowConfigSummary[] } } | null }, { id: string }>(`query InstanceFlows($id: ID!) {
-  instance(id: $id) {
-    flowConfigs { nodes { id webhookUrl flow { id name stableKey triggerKind schedule(instance: $id) { cron timeZone nextRunsAt(count: 1) } } } }
-  }
-}`);
 
 /** Customers and their instances (the Customers view). */
 export const CustomerTree = typed<
@@ -392,7 +391,7 @@ export const StepOf = typed<{ stepResult: { stepName: string; executionResult: {
 
 export const OPERATIONS: Record<string, string> = Object.fromEntries(
   Object.entries({
-    ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, InstanceFlows, CustomerTree, InstanceExecutions, ExecutionDetail,
+    ExecutionSteps, ExecutionLogs, RecentExecutions, IntegrationTree, CustomerTree, InstanceExecutions, ExecutionDetail,
     ExecutionRequest, CreateInstance, SetConfigVariables, ReplayFailedExecutions, TestIntegrationFlow, TestInstanceFlowConfig, ReplayExecution, CancelExecution, DeployInstance, SetInstanceEnabled, DeleteInstance, CreateCustomer, RenameCustomer, DeleteCustomer,
     ExecutionPanel, LogPage, LogVolume, StepOf,
   }).map(([name, document]) => [name, String(document)]),

@@ -91,6 +91,11 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
     assert.equal(tick.schedule.nextRunsAt.length, 2);
     assert.equal(new Date(tick.schedule.nextRunsAt[0]).getUTCDay(), 1);
     assert.equal(integration.flows.nodes.find((f: any) => f.name === "On Deploy").triggerKind, "INSTANCE_DEPLOY");
+    // The same schedule through the instance's flow configs (the Instances view's one query), null for unscheduled flows.
+    const { instance } = await s.data(`query($i: ID!) { instance(id: $i) { flowConfigs { nodes { flow { name } schedule { cron timeZone configVariable } } } } }`, { i: instanceId });
+    const schedules = Object.fromEntries(instance.flowConfigs.nodes.map((fc: any) => [fc.flow.name, fc.schedule]));
+    assert.deepEqual(schedules["Configured Tick"], { cron: "0 9 * * 1", timeZone: "Europe/Paris", configVariable: "Tick Schedule" });
+    assert.equal(schedules["On Deploy"], null);
 
     const CONFIGURE = `mutation($input: UpdateInstanceConfigVariablesInput!) { updateInstanceConfigVariables(input: $input) { instance { needsDeploy } errors { field messages } } }`;
     assert.equal((await mutate(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Fail Deploy", value: "true" }] } })).instance.needsDeploy, true);

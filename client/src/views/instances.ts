@@ -1,5 +1,5 @@
 import * as vscode from "vscode";
-import { FlowConfigSummary, InstanceFlows, InstanceSummary, IntegrationTree } from "../../../protocol/prismatic-api/operations";
+import { FlowConfigSummary, InstanceSummary, IntegrationTree } from "../../../protocol/prismatic-api/operations";
 import type { Ctx } from "../ctx";
 import { TreeView } from "./view";
 import { relative } from "./items";
@@ -27,17 +27,13 @@ export class InstancesView extends TreeView<InstanceNode> {
   private roots: InstanceNode[] = [];
 
   async getChildren(parent?: InstanceNode): Promise<InstanceNode[]> {
-    const api = await this.ctx.api();
     if (!parent) {
-      const { integrations, instances } = await api.request(IntegrationTree, {});
+      const { integrations, instances } = await (await this.ctx.api()).request(IntegrationTree, {});
       const ordered = [...instances.nodes].sort((a, b) => Number(b.isSystem) - Number(a.isSystem));
       return (this.roots = integrations.nodes.map((i) => ({ kind: "integration", id: i.id, name: i.name, versionNumber: i.versionNumber, instances: ordered })));
     }
     if (parent.kind === "integration") return parent.instances.map((instance) => ({ kind: "instance", instance }));
-    if (parent.kind === "instance") {
-      const { instance } = await api.request(InstanceFlows, { id: parent.instance.id });
-      return (instance?.flowConfigs.nodes ?? []).map((flowConfig) => ({ kind: "flow", instance: parent.instance, flowConfig }));
-    }
+    if (parent.kind === "instance") return parent.instance.flowConfigs.nodes.map((flowConfig) => ({ kind: "flow", instance: parent.instance, flowConfig }));
     return [];
   }
 
@@ -76,10 +72,10 @@ export class InstancesView extends TreeView<InstanceNode> {
       item.id = i.id;
       return item;
     }
-    const { flow, webhookUrl } = node.flowConfig;
+    const { flow, webhookUrl, schedule } = node.flowConfig;
     const item = new vscode.TreeItem(flow.name);
-    const next = flow.schedule?.nextRunsAt[0];
-    item.description = flow.schedule ? `${flow.schedule.cron}${next ? ` · next ${relative(Date.parse(next))}` : ""}` : flow.triggerKind.toLowerCase().replace("_", " ");
+    const next = schedule?.nextRunsAt[0];
+    item.description = schedule ? `${schedule.cron}${next ? ` · next ${relative(Date.parse(next))}` : ""}` : flow.triggerKind.toLowerCase().replace("_", " ");
     item.tooltip = `${flow.triggerKind}\n${webhookUrl}`;
     item.iconPath = new vscode.ThemeIcon(TRIGGER_ICONS[flow.triggerKind]);
     item.contextValue = "flow";

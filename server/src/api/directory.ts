@@ -259,6 +259,10 @@ export const directoryResolvers: ApiResolvers = {
     apiKeys: (fc: FlowConfig) => fc.apiKeys,
     webhookUrl: (fc: FlowConfig, _: unknown, ctx: ApiContext) => ctx.runtime.webhookUrl(fc.id),
     flow: (fc: FlowConfig, _: unknown, ctx: ApiContext) => flowNode(ctx, fc.flowId),
+    schedule: (fc: FlowConfig, _: unknown, ctx: ApiContext) => {
+      const flow = flowNode(ctx, fc.flowId);
+      return flow && schedule(ctx, flow, fc.instanceId);
+    },
     instance: (fc: FlowConfig, _: unknown, ctx: ApiContext) => ctx.runtime.instances.instance(fc.instanceId),
     lastExecutedAt: (fc: FlowConfig, _: unknown, ctx: ApiContext) => iso(ctx.runtime.store.lastStartedAt.get(fc.id)),
     executionResults: (fc: FlowConfig, args: any, ctx: ApiContext) => executionResults(ctx, args, { flowConfig: fc.id }),
