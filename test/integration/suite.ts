@@ -219,6 +219,51 @@ async function tabLabelled(label: RegExp, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+check("CodeLens and diagnostics on the integration's source; a broken build is shown where it breaks, and clears once fixed", async () => {
+  const file = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, "src", "index.ts");
+  const doc = await vscode.workspace.openTextDocument(file);
+  await vscode.window.showTextDocument(doc);
+  const original = doc.getText();
+  const lineOf = (text: string, needle: string) => text.slice(0, text.indexOf(needle)).split("\n").length - 1;
+
+  // Above each flow: ▶ Run, and for Echo (run by an earlier check) ↻ Replay last and its status.
+  const echo = await until(async () => {
+    const lenses = (await vscode.commands.executeCommand<vscode.CodeLens[]>("vscode.executeCodeLensProvider", file, 10)) ?? [];
+    const titles = lenses.filter((l) => l.range.start.line === lineOf(original, 'name: "Echo"') - 1).map((l) => l.command?.title ?? "");
+    return titles.length === 3 ? titles : undefined;
+  }, "Echo's three lenses");
+  assert.equal(echo[0], "▶ Run");
+  assert.equal(echo[1], "↻ Replay last");
+  assert.match(echo[2], /^✓ \d+ runs? · last /);
+
+  // From the source as edited (unsaved): invokeFlow to a flow the integration does not have.
+  const edit = new vscode.WorkspaceEdit();
+  edit.insert(file, doc.positionAt(original.length), `\nexport const extra = flow({ name: "Extra", stableKey: "extra", onExecution: async (context) => { await context.invokeFlow("Nope", {}); return { data: null }; } });\n`);
+  assert.ok(await vscode.workspace.applyEdit(edit));
+  const unknown = await until(() => vscode.languages.getDiagnostics(file).find((d) => /no flow named "Nope"/.test(d.message)), "the invokeFlow diagnostic");
+  assert.equal(unknown.range.start.line, lineOf(doc.getText(), 'invokeFlow("Nope"'));
+  await vscode.commands.executeCommand("workbench.action.files.revert");
+  await until(() => !vscode.languages.getDiagnostics(file).some((d) => /no flow named/.test(d.message)) || undefined, "the diagnostic gone with the edit");
+
+  // A build error saved to disk: a diagnostic at its line; fixed, it goes.
+  const broken = `${original}\nconst broken: number = ;\n`;
+  fs.writeFileSync(file.fsPath, broken);
+  const failed = await until(() => vscode.languages.getDiagnostics(file).find((d) => d.message.startsWith("Build failed")), "the build error's diagnostic");
+  assert.equal(failed.range.start.line, lineOf(broken, "const broken"));
+  fs.writeFileSync(file.fsPath, original);
+  await until(() => !vscode.languages.getDiagnostics(file).some((d) => d.message.startsWith("Build failed")) || undefined, "the build error's diagnostic gone once fixed");
+  await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+});
+
+/** What `probe` finds, polled every 100 ms for up to 30 s. */
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
+  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const found = await probe();
+    if (found !== undefined) return found;
+  }
+  assert.fail(`${what}: not within 30 s`);
+}
+
 check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
   const before = await api.runtime();
   const executions = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
