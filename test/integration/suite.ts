@@ -219,6 +219,23 @@ async function tabLabelled(label: RegExp, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
+  const before = await api.runtime();
+  const executions = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
+  assert.ok(executions > 0);
+  const killed = Date.now();
+  process.kill(before.pid, "SIGKILL");
+  let after = before;
+  for (let i = 0; i < 600 && after.pid === before.pid; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await api.runtime();
+  }
+  timings.restartMs = Date.now() - killed;
+  assert.notEqual(after.pid, before.pid, "a new server process");
+  const again = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
+  assert.equal(again, executions, "the executions are still there");
+});
+
 check("CodeLens and diagnostics on the integration's source; a broken build is shown where it breaks, and clears once fixed", async () => {
   const file = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, "src", "index.ts");
   const doc = await vscode.workspace.openTextDocument(file);
@@ -263,23 +280,6 @@ async function until<T>(probe: () => T | undefined | Promise<T | undefined>, wha
   }
   assert.fail(`${what}: not within 30 s`);
 }
-
-check("a crashed server is restarted; nothing stored is lost and the views work again", async () => {
-  const before = await api.runtime();
-  const executions = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
-  assert.ok(executions > 0);
-  const killed = Date.now();
-  process.kill(before.pid, "SIGKILL");
-  let after = before;
-  for (let i = 0; i < 600 && after.pid === before.pid; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    after = await api.runtime();
-  }
-  timings.restartMs = Date.now() - killed;
-  assert.notEqual(after.pid, before.pid, "a new server process");
-  const again = (await api.executions.getChildren()).filter((n) => n.kind === "execution").length;
-  assert.equal(again, executions, "the executions are still there");
-});
 
 check("Copy API Token puts the runtime's token on the clipboard", async () => {
   await vscode.commands.executeCommand("refract.token.copy");
