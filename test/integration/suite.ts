@@ -277,7 +277,11 @@ check("CodeLens and diagnostics on the integration's source; a broken build is s
   assert.ok(await vscode.workspace.applyEdit(edit));
   const unknown = await until(() => vscode.languages.getDiagnostics(file).find((d) => /no flow named "Nope"/.test(d.message)), "the invokeFlow diagnostic");
   assert.equal(unknown.range.start.line, lineOf(doc.getText(), 'invokeFlow("Nope"'));
-  await vscode.commands.executeCommand("workbench.action.files.revert");
+  // Undone by an edit of this document, not a command on whichever editor is active, and saved (the same text as on disk).
+  const undo = new vscode.WorkspaceEdit();
+  undo.replace(file, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), original);
+  assert.ok(await vscode.workspace.applyEdit(undo));
+  assert.ok(await doc.save());
   await until(() => !vscode.languages.getDiagnostics(file).some((d) => /no flow named/.test(d.message)) || undefined, "the diagnostic gone with the edit");
 
   // A build error saved to disk: a diagnostic at its line; fixed, it goes.
@@ -287,7 +291,6 @@ check("CodeLens and diagnostics on the integration's source; a broken build is s
   assert.equal(failed.range.start.line, lineOf(broken, "const broken"));
   fs.writeFileSync(file.fsPath, original);
   await until(() => !vscode.languages.getDiagnostics(file).some((d) => d.message.startsWith("Build failed")) || undefined, "the build error's diagnostic gone once fixed");
-  await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
 });
 
 /** What `probe` finds, polled every 100 ms for up to 30 s. */
