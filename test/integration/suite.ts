@@ -101,24 +101,15 @@ check("Trigger Flow with a saved payload, then its step results, logs and a repl
   await executionNode((await vscode.commands.executeCommand<string>("refract.flow.trigger", echo, saved))!, "SUCCESS");
 
   const bad = path.join(payloads, "broken.json");
-  fs.writeFileSync(bad, "{ not json");
-  assert.equal(await vscode.commands.executeCommand("refract.flow.trigger", echo, bad), undefined, "a broken payload file is refused with a message");
-});
-
-check("a payload file that is not valid JSON: the trigger names the file and why, and starts nothing", async () => {
-  const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
-  const bad = path.join(folder, ".spectral", "flows", "echo", "payloads", "bad.json");
-  fs.mkdirSync(path.dirname(bad), { recursive: true });
   fs.writeFileSync(bad, '{"data": {"hello": ');
   assert.throws(() => readPayload(bad), (err: Error) => err.message.startsWith(`the payload file ${bad} is not valid JSON: `));
   const newest = async () => {
-    const node = (await api.executions.getChildren()).find((n) => n.kind === "execution");
-    return node?.kind === "execution" ? node.execution.id : undefined;
+    const first = (await api.executions.getChildren()).find((n) => n.kind === "execution");
+    return first?.kind === "execution" ? first.execution.id : undefined;
   };
   const before = await newest();
-  assert.ok(before, "earlier checks ran executions");
-  assert.equal(await vscode.commands.executeCommand("refract.flow.trigger", await flowNode("Echo"), bad), undefined);
-  assert.equal(await newest(), before, "no execution started");
+  assert.equal(await vscode.commands.executeCommand("refract.flow.trigger", echo, bad), undefined, "a broken payload file is refused with a message");
+  assert.equal(await newest(), before, "and starts nothing");
   fs.rmSync(bad);
 });
 
