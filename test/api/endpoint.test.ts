@@ -81,10 +81,27 @@ describe("the GraphQL endpoint (/api)", function () {
     assert.equal(huge.status, 413);
     const put = await post(`${s.url}/api`, query, { ...auth, "content-type": "application/json" }, "PUT");
     assert.equal(put.status, 405);
+    assert.match(put.json.errors[0].message, /^Method Not Allowed: \/api answers GET for queries and POST/);
+    const notJsonBody = await post(`${s.url}/api`, query, { ...auth, "content-type": "text/plain" });
+    assert.equal(notJsonBody.status, 415);
+    assert.match(notJsonBody.json.errors[0].message, /^Unsupported Media Type: POST a JSON body/);
+    const html = await post(`${s.url}/api`, query, { ...auth, "content-type": "application/json", accept: "text/html" });
+    assert.equal(html.status, 406);
+    assert.match(html.json.errors[0].message, /^Not Acceptable: /);
     const mutationByGet = await post(`${s.url}/api?query=${encodeURIComponent('mutation { createCustomer(input: {name: "x"}) { errors { field } } }')}`, undefined, auth, "GET");
     assert.equal(mutationByGet.status, 405, "GET runs queries only");
     const deep = await s.api(`{ ${"executionResults { nodes { replays { nodes { ".repeat(3)} id ${"} } } } ".repeat(3)} }`);
     assert.equal(deep.status, 200, "nesting is bounded by the schema, and fine");
+  });
+
+  it("bounds what one document asks for: its tokens and its aliases (a field run many times over)", async () => {
+    const many = await s.api(`{ ${"__typename ".repeat(20_000)}}`);
+    assert.match(many.json.errors[0].message, /^Syntax Error: Document contains more tha[nt] 10000 tokens/);
+    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: executionResults(first: 1) { nodes { id } }`).join(" ")} }`;
+    assert.equal((await s.api(aliases(30))).json.errors, undefined);
+    const bomb = await s.api(aliases(31));
+    assert.deepEqual(bomb.json.errors.map((e: { message: string }) => e.message), ["The document has more than 30 aliased fields; ask for fewer in one request"]);
+    assert.equal(bomb.json.data, undefined, "nothing ran");
   });
 
   it("ignores variables the operation does not declare (VS Code sends stepId)", async () => {

@@ -69,6 +69,7 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
     assert.equal((await refused(s, CREATE_INSTANCE, { input: { ...input, integration: "nope" } }))[0].field, "integration");
     assert.equal((await refused(s, CREATE_INSTANCE, { input: { ...input, customer: "nope" } }))[0].field, "customer");
     assert.match((await refused(s, CREATE_INSTANCE, { input: { ...input, configVariables: [{ key: "Nope", value: "1" }] } }))[0].messages[0], /no config variable "Nope"/);
+    assert.match((await refused(s, CREATE_INSTANCE, { input: { ...input, configVariables: [{ key: "__proto__", value: "1" }] } }))[0].messages[0], /no config variable "__proto__"/);
     assert.match((await refused(s, CREATE_INSTANCE, { input: { ...input, configVariables: [{ key: "Fail Deploy" }] } }))[0].messages[0], /needs a value/);
 
     const DEPLOY = `mutation($id: ID) { deployInstance(input: {id: $id}) { instance { id deployedVersion lastDeployedAt needsDeploy } errors { field messages } } }`;

@@ -173,6 +173,7 @@ describe("API queries over real executions", function () {
       [{ severity: 9 }, /9 is not a severity id/],
       [{ orderBy: { field: "MESSAGE", direction: "ASC" } }, /ordered by TIMESTAMP only/],
       [{ gte: "soon" }, /not an ISO-8601 date-time/],
+      [{ text: "x".repeat(50_000) }, /^message_Icontains: the search term is 50000 characters long; at most 1000 are searched for$/],
     ] as const) {
       const { json } = await s.api(LOGS, variables);
       assert.match(json.errors[0].message, message, JSON.stringify(variables));

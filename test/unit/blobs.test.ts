@@ -66,6 +66,7 @@ describe("blob URLs (INTERFACES.md §5, prismatic-api/clients.md §3)", function
 
   it("answers 404 for an unknown execution or step and 405 to other methods", async () => {
     assert.equal((await get(s.blobs.url(s.url, "/results/nope/onExecution"))).status, 404);
+    assert.equal((await get(s.blobs.url(s.url, "/results/%E0%A4%A/onExecution"))).status, 404, "an id that is not valid percent-encoding is just unknown");
     assert.equal((await get(s.blobs.url(s.url, `/results/${id}/onSomething`))).status, 404);
     assert.equal((await get(s.blobs.url(s.url, `/results/${id}/onExecution`), undefined, "DELETE")).status, 405);
   });

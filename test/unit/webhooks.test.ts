@@ -108,6 +108,11 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const xo = await s.waitForEnd(odd.json.executionId);
     assert.equal(xo.status, "SUCCESS");
     assert.deepEqual(JSON.parse((await s.step(xo, "onExecution")).data as string).body, { buffer: latin1.length }, "bytes that are not UTF-8 reach the flow as a Buffer");
+    const oddText = await post(s.flows["Echo"], latin1, { "content-type": "text/plain" });
+    const xt = await s.waitForEnd(oddText.json.executionId);
+    assert.deepEqual(JSON.parse((await s.step(xt, "onExecution")).data as string).body, { buffer: latin1.length }, "so do they under a text content type");
+    const text = await post(s.flows["Echo"], "café", { "content-type": "text/plain; charset=utf-8" });
+    assert.equal(JSON.parse((await s.step(await s.waitForEnd(text.json.executionId), "onExecution")).data as string).body, "café");
   });
 
   it("stores binary step results as MessagePack bin with their content type", async () => {
@@ -222,6 +227,13 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.match(huge, /too large/);
     const broken = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n`);
     assert.match(broken, /^HTTP\/1.1 400/);
+    const connect = await rawRequest(port, `CONNECT ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(connect, /^HTTP\/1.1 405[^]*\r\n\r\n\{"error":"This server is not a proxy/);
+    // No Host header (HTTP/1.0 clients send none): a webhook still runs; the API refuses an unknown host.
+    const noHost = await rawRequest(port, `POST ${path} HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    assert.match(noHost, /^HTTP\/1.1 200[^]*"executionId"/);
+    const apiNoHost = await rawRequest(port, `POST /api HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    assert.match(apiNoHost, /^HTTP\/1.1 403[^]*"error":"Host \\"\\" is not this server/);
     // Odd but legal: repeated headers are joined, empty values kept, casing kept.
     const res = await rawRequest(
       port,

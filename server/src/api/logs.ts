@@ -69,7 +69,7 @@ function logFilter(ctx: ApiContext, args: LogArgs, within: LogArgs): LogFilter |
   return {
     execution,
     severities,
-    text: a.message_Icontains ?? undefined,
+    text: searchTerm(a.message_Icontains),
     from: time(a.timestamp_Gte, "timestamp_Gte"),
     to: time(a.timestamp_Lte, "timestamp_Lte"),
     scope: scoped
@@ -88,6 +88,14 @@ function logFilter(ctx: ApiContext, args: LogArgs, within: LogArgs): LogFilter |
         }
       : undefined,
   };
+}
+
+/** Longer terms are refused: a search box never sends one, and the matcher's pattern has a size limit. */
+const MAX_SEARCH_TERM = 1000;
+
+function searchTerm(term: string | null | undefined): string | undefined {
+  if (term != null && term.length > MAX_SEARCH_TERM) throw new GraphQLError(`message_Icontains: the search term is ${term.length} characters long; at most ${MAX_SEARCH_TERM} are searched for`);
+  return term ?? undefined;
 }
 
 /**

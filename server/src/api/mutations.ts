@@ -63,7 +63,8 @@ function configValues(list: Array<{ key: string; value?: string | null; values?:
         throw new InputError("configVariables", `The values of config variable "${v.key}" are not a JSON string`);
       }
     }
-    out[v.key] = value;
+    // An own property even for "__proto__", so that the instance refuses it as it refuses any unknown key.
+    Object.defineProperty(out, v.key, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

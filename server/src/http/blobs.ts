@@ -4,7 +4,7 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { decodeRequest } from "../runtime/messages";
 import { Runtime } from "../runtime/runtime";
 import { StepName } from "../../../protocol/executions";
-import { sendJson } from "./respond";
+import { safeDecode, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
 
 /** How long a blob URL works, as Prismatic's presigned URLs (INTERFACES.md §5). */
@@ -55,7 +55,7 @@ export async function handleBlob(runtime: Runtime, signer: BlobSigner, req: Inco
   const refusal = signer.refusal(url.pathname, new URLSearchParams(url.search));
   if (refusal) return sendJson(res, 403, { error: refusal });
   const [, , executionId, part] = url.pathname.split("/");
-  const x = runtime.store.executions.get(decodeURIComponent(executionId ?? ""));
+  const x = runtime.store.executions.get(safeDecode(executionId ?? ""));
   if (!x) return sendJson(res, 404, { error: `No stored execution ${executionId} (retention may have removed it)` });
 
   if (part === "request") {

@@ -24,3 +24,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
     req.on("error", reject);
   });
 }
+
+/** A percent-decoded path segment; one that is not valid percent-encoding is taken as it is. */
+export function safeDecode(s: string): string {
+  if (!s.includes("%")) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
+import { Duplex } from "node:stream";
 import { Runtime } from "../runtime/runtime";
 import type { ApiEndpoint } from "./api";
 import { sendJson } from "./respond";
@@ -28,7 +29,9 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
     if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${(err as Error).message}` });
     else res.destroy();
   };
-  const server = http.createServer((req, res) => {
+  // Without a Host header a request still reaches its route, which answers as it should (webhooks
+  // run, the rest refuse the unknown host), rather than Node's bare 400.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     const url = requestTarget(req.url ?? "/");
     if (!url) return sendJson(res, 400, { error: "Malformed request URL" });
     if (url.pathname.startsWith("/trigger/")) {
@@ -55,11 +58,18 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-    const body = JSON.stringify({ error: status === 431 ? "Request headers are too large" : `Malformed HTTP request: ${err.code ?? err.message}` });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(rawJson(status, { error: status === 431 ? "Request headers are too large" : `Malformed HTTP request: ${err.code ?? err.message}` }));
   });
+  // CONNECT (a proxy tunnel) would otherwise have its socket dropped without an answer.
+  server.on("connect", (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawJson(405, { error: "This server is not a proxy: CONNECT is not answered" })));
   server.keepAliveTimeout = 65_000;
   return { server, warm: () => api().warm() };
+}
+
+/** A whole JSON answer for a socket that no ServerResponse owns; the connection closes after it. */
+function rawJson(status: number, body: unknown): string {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
 }
 
 export interface RequestTarget {

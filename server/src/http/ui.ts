@@ -21,6 +21,8 @@ const KEEPALIVE_MS = 20_000;
 export function uiEndpoint(): (req: IncomingMessage, res: ServerResponse, pathname: string) => void {
   const folder = webviewFolder();
   const files = new Set(folder ? fs.readdirSync(folder) : []);
+  // Read once and shared: pipelined requests then queue references, not copies.
+  const contents = new Map<string, Buffer>();
   return (req, res, pathname) => {
     if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: "The UI answers GET" }, { allow: "GET, HEAD" });
     if (!folder) return sendJson(res, 503, { error: "The UI is not built: run `npm run build`" });
@@ -34,7 +36,8 @@ export function uiEndpoint(): (req: IncomingMessage, res: ServerResponse, pathna
     }
     // Only the bundle's own files, by exact name: no path is ever joined from the request.
     if (!files.has(name)) return sendJson(res, 404, { error: `No UI file ${name}` });
-    const bytes = fs.readFileSync(path.join(folder, name));
+    let bytes = contents.get(name);
+    if (!bytes) contents.set(name, (bytes = fs.readFileSync(path.join(folder, name))));
     res.writeHead(200, { ...headers, "content-type": CONTENT_TYPES[path.extname(name)] ?? "application/octet-stream", "cache-control": "no-cache", "content-length": bytes.length });
     res.end(req.method === "HEAD" ? undefined : bytes);
   };

@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { FlowResponse, TriggerRequest } from "../runtime/messages";
 import { ExecutionWaiters, TriggerRefused } from "../runtime/invocation";
 import { Runtime } from "../runtime/runtime";
-import { readBody, sendJson } from "./respond";
+import { readBody, safeDecode, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
 
 export interface WebhookOptions {
@@ -124,13 +124,4 @@ function isHeaderAllowed(name: string, value: string): boolean {
 function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
   sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });
   req.resume();
-}
-
-function safeDecode(s: string): string {
-  if (!s.includes("%")) return s;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

@@ -4,6 +4,7 @@
 // AsyncLocalStorage, so `console.*`, `process.exit` and stray exceptions are pinned to it.
 
 import { AsyncLocalStorage, createHook } from "node:async_hooks";
+import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { setPriority } from "node:os";
@@ -221,11 +222,8 @@ function parseBody(body: Buffer, contentType: string): unknown {
       return text; // Prismatic runs the flow with the raw text when JSON does not parse
     }
   }
-  if (isText(contentType)) return body.toString("utf8");
-  if (!contentType) {
-    const text = body.toString("utf8");
-    return Buffer.from(text, "utf8").equals(body) ? text : body;
-  }
+  // Text that is not UTF-8 would lose bytes as a string: it comes as the bytes, as binary does.
+  if (isText(contentType) || !contentType) return isUtf8(body) ? body.toString("utf8") : body;
   return body;
 }
 
