@@ -86,10 +86,56 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     await stillServes();
   });
 
-  it("a memory bomb hits the worker's heap limit; the execution says so and the server keeps serving", async () => {
+  it("a 2 MB log line and error message are kept cut to 100,000 characters, and the execution's logs read back", async () => {
+    const x = await run("Misbehaves", "?what=huge");
+    assert.equal(x.status, "ERROR");
+    const cut = 2 * 1024 * 1024 - 100_000;
+    assert.equal(x.error, `${"E".repeat(100_000)}… (${cut} more characters not kept)`);
+    const logs = await s.runtime.logs.ofExecution(x);
+    assert.ok(logs.some((l) => l.message === `${"L".repeat(100_000)}… (${cut} more characters not kept)`));
+    const { logs: page } = await s.data(`query($x: ID!) { logs(executionResult: $x, first: 50) { nodes { message } } }`, { x: x.id });
+    assert.match(page.nodes[0].message, /^Ending Instance Execution/, "newest first, read past the long lines");
+    await stillServes();
+  });
+
+  it("a thrown value that cannot even be described (a Proxy whose every trap throws) ends only its execution", async () => {
+    const bystander = await postJson(`${s.flows["Echo"]}?sleep=1000`, {});
+    const x = await run("Misbehaves", "?what=undescribable");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /^an object was thrown that could not be described: no reading me$/);
+    assert.equal((await s.waitForEnd(bystander.json.executionId, 30_000)).status, "SUCCESS", "its worker kept running");
+  });
+
+  it("state is kept as JSON: a function in it is left out, a BigInt fails the execution once, and the worker goes on", async () => {
+    assert.equal((await run("Misbehaves", "?what=function-in-state")).status, "SUCCESS");
+    const x = await run("Misbehaves", "?what=bigint-in-state");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /^The execution's state cannot be kept: Do not know how to serialize a BigInt/);
+    assert.deepEqual(
+      x.steps.map((st) => [st.stepName, st.hasError]),
+      [
+        ["onTrigger", false],
+        ["onExecution", true],
+      ],
+    );
+    await stillServes();
+  });
+
+  it("process.kill() of the runtime's own process is refused: the server keeps serving", async () => {
+    const x = await run("Misbehaves", "?what=kill");
+    assert.equal(x.status, "ERROR");
+    assert.match(x.error!, /process\.kill\(\) on the runtime's own process is not allowed/);
+    await stillServes();
+  });
+
+  it("a memory bomb hits the worker's heap limit; the execution says so, the one sharing its worker names it, and the server keeps serving", async () => {
+    const bystander = await postJson(`${s.flows["Echo"]}?sleep=10000`, {});
+    await new Promise((r) => setTimeout(r, 200));
     const x = await run("Memory Bomb");
     assert.equal(x.status, "ERROR");
-    assert.match(x.error!, /heap limit/);
+    assert.match(x.error!, /^The execution stopped its worker: the worker's heap limit \(--memory-limit 128 MB\) was exceeded/);
+    const other = await s.waitForEnd(bystander.json.executionId, 30_000);
+    assert.ok(other.error!.includes(x.id), `the bystander's error names the culprit: ${other.error}`);
     await stillServes();
   });
 });

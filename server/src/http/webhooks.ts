@@ -102,6 +102,9 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
 }
 
 function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<string, string>): void {
+  if (!isHeaderValue(r.contentType)) {
+    return sendJson(res, 500, { error: "The flow's response has a contentType that is not a valid header value", executionId: extra["prismatic-executionid"] }, extra);
+  }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) if (isHeaderAllowed(k, v)) headers[k] = v;
   res.writeHead(Number.isInteger(r.statusCode) && r.statusCode >= 200 && r.statusCode <= 599 ? r.statusCode : 200, {
@@ -118,8 +121,10 @@ const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-en
 
 /** User code sets response headers; one that Node would refuse, or that framing owns, is left out. */
 function isHeaderAllowed(name: string, value: string): boolean {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && !/[^\t\x20-\x7e\x80-\xff]/.test(value) && !RESERVED_HEADERS.has(name.toLowerCase());
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && isHeaderValue(value) && !RESERVED_HEADERS.has(name.toLowerCase());
 }
+
+const isHeaderValue = (value: string) => !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
   sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });

@@ -44,12 +44,17 @@ export class PoolWorker {
     this.id = thread.threadId;
   }
 
+  /** The execution whose code holds the thread now, if any. */
+  holdingThread(): string | null {
+    return Atomics.load(this.activity, ACTIVITY_BUSY) === 1 ? (this.slots.get(Atomics.load(this.activity, ACTIVITY_SLOT)) ?? null) : null;
+  }
+
   /** The execution whose code has held the thread since the last look, if any. */
   blockedBy(): string | undefined {
     const ticks = Atomics.load(this.activity, ACTIVITY_TICKS);
-    const stuck = ticks === this.lastTicks && Atomics.load(this.activity, ACTIVITY_BUSY) === 1;
+    const same = ticks === this.lastTicks;
     this.lastTicks = ticks;
-    return stuck ? this.slots.get(Atomics.load(this.activity, ACTIVITY_SLOT)) : undefined;
+    return same ? (this.holdingThread() ?? undefined) : undefined;
   }
 
   send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -101,7 +106,8 @@ export class WorkerPool {
       if (w.stop) return;
       w.stop =
         err.code === "ERR_WORKER_OUT_OF_MEMORY"
-          ? { culprit: null, reason: `the worker's heap limit (--memory-limit ${this.options.memoryLimitMb} MB) was exceeded` }
+          ? // The heap ran out while some execution's code held the thread: that one allocated last.
+            { culprit: w.holdingThread(), reason: `the worker's heap limit (--memory-limit ${this.options.memoryLimitMb} MB) was exceeded` }
           : { culprit: null, reason: `the worker failed: ${err.message}` };
     });
     thread.on("exit", (code) => {

@@ -136,7 +136,7 @@ function flush(): void {
 
 // ---------------------------------------------------------------- logging
 function log(r: Running, severity: Severity, args: unknown[]): void {
-  const message = args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args);
+  const message = clip(args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args));
   const line = r.id ? { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message } : { at: Date.now(), severity, stepName: null, executionId: null, instanceId: r.instanceId, flowId: r.flowId, message };
   if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
   r.logs += JSON.stringify(line) + "\n";
@@ -159,7 +159,7 @@ function makeLogger(r: Running) {
 }
 
 // console.* in user code lands in the execution's log; outside any execution it goes to stderr.
-const consoleSeverities: Record<string, Severity> = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" };
+const consoleSeverities: Record<string, Severity> = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE", dir: "INFO", dirxml: "INFO" };
 for (const [method, severity] of Object.entries(consoleSeverities)) {
   const original = (console as any)[method].bind(console);
   (console as any)[method] = (...args: unknown[]) => {
@@ -177,17 +177,55 @@ function fatal(reason: string): never {
   return realExit(1);
 }
 process.exit = ((code?: number) => fatal(`process.exit(${code ?? ""}) was called`)) as typeof process.exit;
+// A signal to the runtime's own process (its pid, or 0: its group) would stop the server for every flow.
+const realKill = process.kill.bind(process);
+process.kill = ((pid: number, signal?: string | number) => {
+  if (Number(pid) === process.pid || Number(pid) === 0 || Number(pid) === -process.pid) throw new Error("process.kill() on the runtime's own process is not allowed: it would stop every flow");
+  return realKill(pid, signal);
+}) as typeof process.kill;
 process.on("uncaughtException", (err) => fatal(`uncaught exception outside the execution's promise chain: ${describeError(err)}`));
 process.on("unhandledRejection", (err) => fatal(`unhandled promise rejection: ${describeError(err)}`));
 
+// What user code throws can be anything, including a Proxy or an object whose getters throw:
+// describing it must not throw in turn.
 function describeError(err: unknown): string {
-  if (err instanceof Error) return err.stack ? mapStack(err.stack) : `${err.name}: ${err.message}`;
-  return typeof err === "string" ? err : format(err);
+  return clip(describing(err, () => (err instanceof Error ? (err.stack ? mapStack(String(err.stack)) : `${err.name}: ${err.message}`) : typeof err === "string" ? err : format(err))));
 }
 
 function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return typeof err === "string" ? err : format(err);
+  return clip(describing(err, () => (err instanceof Error ? String(err.message || err.name) : typeof err === "string" ? err : format(err))));
+}
+
+function errorStack(err: unknown): string | undefined {
+  try {
+    return err instanceof Error && err.stack ? mapStack(String(err.stack)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describing(err: unknown, describe: () => string): string {
+  try {
+    return describe();
+  } catch (failure) {
+    let reason = "";
+    try {
+      reason = `: ${String((failure as Error)?.message)}`;
+    } catch {
+      // a failure that cannot be described either
+    }
+    return `${typeof err === "object" && err !== null ? "an object" : typeof err} was thrown that could not be described${reason}`;
+  }
+}
+
+/**
+ * Log messages and execution errors are kept to this many characters: a longer one is cut, and
+ * says so. A stored line stays well under what the log reader takes in one piece (lines.ts), even
+ * when JSON escapes every character.
+ */
+const MAX_TEXT = 100_000;
+function clip(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters not kept)` : text;
 }
 
 // ---------------------------------------------------------------- results and responses
@@ -196,7 +234,7 @@ function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowRe
   const value = r && "body" in r ? r.body : r && "data" in r ? r.data : defaultBody;
   const body = value instanceof Uint8Array ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value ?? null));
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r?.headers ?? {})) headers[k] = String(v);
+  if (r?.headers && typeof r.headers === "object") for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
   const contentType = typeof r?.contentType === "string" ? r.contentType : "application/json";
   return { statusCode: Number(r?.statusCode) || defaultStatus, contentType, headers, body };
 }
@@ -288,6 +326,20 @@ function mergeState(state: State, result: any): void {
 
 const persisted = (s: State): PersistedState => ({ instanceState: s.instanceState, crossFlowState: s.crossFlowState, integrationState: s.integrationState });
 const persistedJson = (s: State) => JSON.stringify(persisted(s));
+
+/**
+ * The persisted state as it is kept, JSON (spectral-runtime.md §3), when the run changed it. What
+ * JSON cannot hold fails the run here, rather than the worker's message to the main thread.
+ */
+function changedState(state: State, before: string): PersistedState | undefined {
+  let json;
+  try {
+    json = persistedJson(state);
+  } catch (err) {
+    throw new Error(`The execution's state cannot be kept: ${errorMessage(err)} (instanceState, crossFlowState and integrationState are stored as JSON)`);
+  }
+  return json === before ? undefined : JSON.parse(json);
+}
 const EMPTY_STATE_JSON = persistedJson(stateOf(null));
 
 /**
@@ -379,9 +431,9 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
         : { payload };
       const triggerPayload = trigger?.payload ?? payload;
       mergeState(state, trigger);
-      const response = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
+      const triggerResponse = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
       const result = encodeResult(storable(triggerPayload), undefined);
-      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response }, [result]);
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse }, [result]);
 
       if (canceled.delete(msg.id)) {
         post({ t: "ended", id: msg.id, at: Date.now(), error: "canceled" }); // discarded by the main thread
@@ -393,22 +445,19 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
         bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), { onTrigger: { results: triggerPayload } }),
       );
       mergeState(state, out);
+      // What can still fail does so before the step is recorded, so that it is recorded once, as failed.
       const executionResult = encodeResult(out?.data, out?.contentType);
+      const changed = changedState(state, stateBefore);
+      const response = msg.synchronous ? toResponse(out, 200, null) : undefined;
       const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
       logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
-      const changed = persistedJson(state) === stateBefore ? undefined : persisted(state);
-      if (msg.synchronous) {
-        const response = toResponse(out, 200, null);
-        post({ t: "ended", id: msg.id, at: ended, error: null, response, state: changed }, [response.body]);
-      } else {
-        post({ t: "ended", id: msg.id, at: ended, error: null, state: changed });
-      }
+      post({ t: "ended", id: msg.id, at: ended, error: null, response, state: changed }, response ? [response.body] : []);
     } catch (err) {
       const ended = Date.now();
       const message = errorMessage(err);
       logger.error(describeError(err));
-      const result = encodeResult({ error: message, stack: err instanceof Error && err.stack ? mapStack(err.stack) : undefined }, undefined);
+      const result = encodeResult({ error: message, stack: errorStack(err) }, undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true }, [result]);
       logger.info(`Ending Instance Execution (ERROR, ${ended - began} ms)`);
       post({ t: "ended", id: msg.id, at: ended, error: message });
@@ -425,16 +474,18 @@ async function runHook(msg: Extract<ToWorker, { t: "hook" }>, bundle: Bundle, ba
   await current.run(r, async () => {
     Atomics.store(activity, ACTIVITY_SLOT, r.slot);
     let error: string | null = null;
+    let changed: PersistedState | undefined;
     const state = stateOf(msg.state);
     const before = persistedJson(state);
     try {
       const ctx = stepContext(base, state, logger, { executionId: "", startedAt: new Date().toISOString(), invokeUrl: "", stepName: msg.hook, componentActionKey: msg.triggerKey });
       mergeState(state, await bundle.triggers[msg.triggerKey][msg.hook]!(ctx, {}));
+      changed = changedState(state, before);
     } catch (err) {
       error = errorMessage(err);
       logger.error(`${msg.hook} failed: ${describeError(err)}`);
     }
-    post({ t: "hookDone", requestId: msg.requestId, error, state: error || persistedJson(state) === before ? undefined : persisted(state) });
+    post({ t: "hookDone", requestId: msg.requestId, error, state: changed });
   });
 }
 

@@ -36,7 +36,9 @@ export async function eachWindow(
       // Whole lines only: ascending drops the partial tail, descending the partial head.
       const first = descending && at !== from ? buf.subarray(0, size).indexOf(0x0a) + 1 : 0;
       const last = !descending && at + size !== to ? buf.subarray(0, size).lastIndexOf(0x0a) + 1 : size;
-      if ((first === 0 && descending && at !== from) || last === 0) throw new Error(`A line longer than ${CHUNK_BYTES} bytes in ${file}`);
+      // No whole line in the chunk (descending: its first newline is the one that ends it): one
+      // line is longer than the chunk. Going on would read the same chunk again, for ever.
+      if ((descending && at !== from && (first === 0 || first === size)) || last === 0) throw new Error(`A line longer than ${CHUNK_BYTES} bytes in ${file}`);
       cuts.length = 0;
       for (let w = first; w < last; ) {
         cuts.push(w);
