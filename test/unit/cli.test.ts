@@ -145,10 +145,13 @@ describe("refract serve (INTERFACES.md §1)", function () {
       const ready = await p.json("ready");
       const echo = ready.integrations[0].flows.find((f: any) => f.name === "Echo").testUrl;
       const res = await postJson(`${echo}?sleep=700`, {});
+      // User code that writes to stdout itself: --json's stdout stays one JSON object per line.
+      await postJson(`${ready.integrations[0].flows.find((f: any) => f.name === "Misbehaves").testUrl}?what=stdout`, {});
       await new Promise((r) => setTimeout(r, 100));
       p.child.kill(signal);
       assert.equal(await p.exited, 0);
-      const line = p.stdout.map((l) => JSON.parse(l)).find((o) => o.event === "execution");
+      assert.match(p.stderr, /raw text from the flow/);
+      const line = p.stdout.map((l) => JSON.parse(l)).find((o) => o.event === "execution" && o.flow === "Echo");
       assert.equal(line?.id, res.json.executionId);
       assert.equal(line.status, "SUCCESS", "the running execution finished within the grace period");
       assert.equal(fs.existsSync(path.join(workspace, ".refract", "lock")), false);

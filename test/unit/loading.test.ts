@@ -277,6 +277,22 @@ export default integration({
       assert.equal(JSON.parse(other.lines[0]).integrations[0].name, "Fixture Other");
     });
 
+    it("ends the load of a build whose top-level code never returns at the time limit; the last good build serves meanwhile", async () => {
+      const workspace = copyFixture("basic");
+      const s = await startServer(workspace, { executionTimeoutS: 2 });
+      try {
+        const file = path.join(workspace, "src/index.ts");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("export default integration({", "for (;;) {}\nexport default integration({"));
+        await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the stuck build's failure");
+        assert.match(lastBuild(s).error, /loading build 2 did not finish within the time limit of 2 s \(--execution-timeout\): the integration's top-level code or integration\(\) never returned/);
+        const x = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId, 30_000);
+        assert.equal(x.status, "SUCCESS");
+        assert.equal(x.versionNumber, 1);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it("serves a folder with no integration and picks one up when it appears", async () => {
       const workspace = tmpDir("empty-workspace");
       const s = await startServer(workspace);

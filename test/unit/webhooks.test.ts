@@ -147,6 +147,11 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(circular.status, 500);
     assert.match(circular.json.error, /circular structure/i);
     assert.equal((await s.waitForEnd(circular.json.executionId)).status, "ERROR");
+    const badType = await postJson(`${s.flows["Sync Echo"]}?contentType=${encodeURIComponent("text/plain; x=\u{1F600}")}`, {});
+    assert.equal(badType.status, 500);
+    assert.equal(badType.json.error, "The flow's response has a contentType that is not a valid header value");
+    assert.equal(badType.headers.get("prismatic-executionid"), badType.json.executionId);
+    assert.equal((await s.waitForEnd(badType.json.executionId)).status, "SUCCESS", "the execution itself succeeded");
   });
 
   it("answers 500 with the error when a synchronous execution fails", async () => {

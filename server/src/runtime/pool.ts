@@ -19,6 +19,8 @@ export interface PoolOptions {
 export interface WorkerStop {
   culprit: string | null;
   reason: string;
+  /** No execution caused it (a build that never finished loading): none is blamed, even when one ran there. */
+  noCulprit?: boolean;
 }
 
 export class PoolWorker {
@@ -28,6 +30,8 @@ export class PoolWorker {
   /** The callback count at the last look, to tell a stuck thread from a busy one. */
   lastTicks = -1;
   readonly versions = new Set<number>();
+  /** Builds sent to load and not yet answered, with when they were sent. */
+  readonly loading = new Map<number, number>();
   readonly contexts = new Set<string>();
   /** Set before the pool terminates the worker on purpose, or when user code ends it. */
   stop: WorkerStop | null = null;
@@ -58,6 +62,7 @@ export class PoolWorker {
   }
 
   send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (message.t === "load") this.loading.set(message.version, Date.now());
     if (this.outbox.length === 0) setImmediate(() => this.flush());
     this.outbox.push(message);
     this.transfer.push(...transfer);
@@ -94,9 +99,12 @@ export class WorkerPool {
     const thread = new Worker(this.options.script, {
       workerData: { activity },
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-      stdout: false,
+      stdout: true,
       stderr: false,
     });
+    // What user code writes to stdout itself (console.* goes to the execution's log) goes to
+    // stderr: `serve --json` keeps stdout to its own lines.
+    thread.stdout.pipe(process.stderr, { end: false });
     const w = new PoolWorker(thread, activity);
     thread.on("message", (messages: FromWorker[]) => {
       for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };

@@ -715,6 +715,7 @@ export class Runtime extends EventEmitter {
     for (const m of messages) {
       switch (m.t) {
         case "loaded":
+          w.loading.delete(m.version);
           this.loads.get(`${w.id}:${m.version}`)?.(m);
           this.loads.delete(`${w.id}:${m.version}`);
           break;
@@ -787,7 +788,7 @@ export class Runtime extends EventEmitter {
       answer({ t: "loaded", version: 0, ok: false, error: `the worker stopped while loading: ${stop.reason}` });
     }
     const ids = [...w.running];
-    const culprit = stop.culprit ?? (ids.length === 1 ? ids[0] : null);
+    const culprit = stop.culprit ?? (ids.length === 1 && !stop.noCulprit ? ids[0] : null);
     for (const id of ids) {
       const error =
         id === culprit
@@ -810,6 +811,12 @@ export class Runtime extends EventEmitter {
     for (const w of this.pool.workers) {
       const blocker = w.blockedBy();
       if (w.stop) continue;
+      // A build whose top-level code never returns holds its worker as a stuck execution would.
+      const stuckLoad = [...w.loading].find(([, since]) => now - since > this.options.executionTimeoutS * 1000);
+      if (stuckLoad) {
+        this.pool.terminate(w, { culprit: null, noCulprit: true, reason: `loading build ${stuckLoad[0]} did not finish within ${limit}: the integration's top-level code or integration() never returned` });
+        continue;
+      }
       const late = [...w.running].find((id) => now > this.running.get(id)!.deadline);
       if (!late) continue;
       this.pool.terminate(
