@@ -152,6 +152,11 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(badType.json.error, "The flow's response has a contentType that is not a valid header value");
     assert.equal(badType.headers.get("prismatic-executionid"), badType.json.executionId);
     assert.equal((await s.waitForEnd(badType.json.executionId)).status, "SUCCESS", "the execution itself succeeded");
+    const untyped = await postJson(`${s.flows["Sync Echo"]}?contentType=`, {});
+    assert.equal(untyped.headers.get("content-type"), "application/json", "an empty contentType means JSON, as for the stored result");
+    const noContent = await postJson(`${s.flows["Sync Echo"]}?contentType=text/plain&status=204`, {});
+    assert.equal(noContent.status, 204);
+    assert.equal(noContent.headers.get("content-length"), null);
   });
 
   it("answers 500 with the error when a synchronous execution fails", async () => {

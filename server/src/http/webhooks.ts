@@ -107,13 +107,11 @@ function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<st
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) if (isHeaderAllowed(k, v)) headers[k] = v;
-  res.writeHead(Number.isInteger(r.statusCode) && r.statusCode >= 200 && r.statusCode <= 599 ? r.statusCode : 200, {
-    ...headers,
-    "content-type": r.contentType,
-    "content-length": r.body.byteLength,
-    ...extra,
-  });
-  res.end(r.body);
+  const status = Number.isInteger(r.statusCode) && r.statusCode >= 200 && r.statusCode <= 599 ? r.statusCode : 200;
+  // 204 and 304 answers have no body, and so no length.
+  const bodiless = status === 204 || status === 304;
+  res.writeHead(status, { ...headers, "content-type": r.contentType, ...(bodiless ? {} : { "content-length": r.body.byteLength }), ...extra });
+  res.end(bodiless ? undefined : r.body);
 }
 
 /** Headers the runtime sets itself (the content type comes from the result's `contentType`). */

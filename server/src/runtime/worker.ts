@@ -235,7 +235,7 @@ function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowRe
   const body = value instanceof Uint8Array ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value ?? null));
   const headers: Record<string, string> = {};
   if (r?.headers && typeof r.headers === "object") for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
-  const contentType = typeof r?.contentType === "string" ? r.contentType : "application/json";
+  const contentType = typeof r?.contentType === "string" && r.contentType ? r.contentType : "application/json";
   return { statusCode: Number(r?.statusCode) || defaultStatus, contentType, headers, body };
 }
 
