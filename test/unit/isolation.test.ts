@@ -121,6 +121,18 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     await stillServes();
   });
 
+  it("code that throws after its execution ended: the execution's log says so, and the server keeps serving", async () => {
+    const x = await run("Misbehaves", "?what=late");
+    assert.equal(x.status, "SUCCESS", "it had ended well");
+    let line;
+    for (let tries = 0; !line && tries < 100; tries++) {
+      await new Promise((r) => setTimeout(r, 100));
+      line = (await s.runtime.logs.ofExecution(x)).find((l) => l.severity === "ERROR");
+    }
+    assert.match(line!.message, /^After the execution ended, its code stopped its worker: uncaught exception outside the execution's promise chain: Error: thrown after the execution ended/);
+    await stillServes();
+  });
+
   it("process.kill() of the runtime's own process is refused: the server keeps serving", async () => {
     const x = await run("Misbehaves", "?what=kill");
     assert.equal(x.status, "ERROR");
