@@ -63,6 +63,8 @@ export class ServeError extends Error {}
 
 export interface Served {
   url: string;
+  /** The port it listens on (a URL would hide port 80). */
+  port: number;
   token: string;
   runtime: Runtime;
   /** Signs the blob URLs the API hands out. */
@@ -122,7 +124,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       server.closeAllConnections();
       releaseLock();
     };
-    return { url, token, runtime, blobs, stop };
+    return { url, port, token, runtime, blobs, stop };
   } catch (err) {
     releaseLock();
     throw err;

@@ -178,6 +178,37 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(await first.stop(), 0);
   });
 
+  it("survives hostile documents and a damaged stored result, and refuses a second initialize", async () => {
+    const workspace = copyFixture("basic");
+    const dataDir = tmpDir("lsp-hostile");
+    const server = new LanguageServer();
+    await server.initialize(workspace, { port: 0, dataDir });
+    await assert.rejects(server.initialize(workspace, { port: 0, dataDir }), /already initialized/, "one runtime per data dir");
+    const info = await server.connection.sendRequest(RuntimeInfoRequest);
+    // A failed execution whose stored result is then damaged: its diagnostic needs that result.
+    await waitFor(() => server.builds.at(-1)?.ok, 20_000, "a good build");
+    const flows = (await (await fetch(info.apiUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${info.token}` }, body: JSON.stringify({ query: "{ integrations { nodes { flows { nodes { name testUrl } } } } }" }) })).json()) as any;
+    const throws = flows.data.integrations.nodes[0].flows.nodes.find((f: any) => f.name === "Throws").testUrl;
+    const failed = (await postJson(throws, {})).json.executionId;
+    await waitFor(() => server.changes.find((c) => c.id === failed && c.status === "ERROR"), 20_000, "the failed run");
+    for (const day of fs.readdirSync(path.join(dataDir, "executions"))) {
+      const blobs = path.join(dataDir, "executions", day, "blobs.bin");
+      if (fs.existsSync(blobs)) fs.writeFileSync(blobs, Buffer.alloc(fs.statSync(blobs).size, 0xc1));
+    }
+    for (const [uri, text] of [
+      ["file://otherhost/share/x.ts", "x"],
+      ["file:///tmp/a%2Fb.ts", "y"],
+      ["file:///tmp/not-text.ts", 12345],
+    ] as const) {
+      await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "typescript", version: 1, text } });
+    }
+    await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: pathToFileURL(path.join(workspace, "src/index.ts")).href, languageId: "typescript", version: 1, text: fs.readFileSync(path.join(workspace, "src/index.ts"), "utf8") } });
+    await new Promise((r) => setTimeout(r, 1500)); // past the diagnostics pass's delay
+    assert.equal(server.child.exitCode, null, "still running");
+    assert.ok(await server.connection.sendRequest(RuntimeInfoRequest), "and answering");
+    assert.equal(await server.stop(), 0);
+  });
+
   it("refuses to start without a workspace folder on disk", async () => {
     const server = new LanguageServer();
     await assert.rejects(server.connection.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {} }), /needs a workspace folder on disk/);

@@ -102,7 +102,8 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
   const refresh = () => {
     timer ??= setTimeout(() => {
       timer = null;
-      void publish();
+      // A document or a stored result that cannot be read costs its diagnostics, never the server.
+      publish().catch((err) => connection.console.error(`Refract diagnostics failed: ${(err as Error)?.stack ?? err}`));
     }, DIAGNOSTICS_DELAY_MS);
   };
 
@@ -111,7 +112,12 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     const add = (uri: string, d: Diagnostic) => byUri.set(uri, [...(byUri.get(uri) ?? []), d]);
     const flows = flowsByName();
     for (const doc of documents.all()) {
-      const model = modelOf(doc);
+      let model;
+      try {
+        model = modelOf(doc);
+      } catch {
+        continue; // a URI that names no file here (another host, an encoded slash), or text that is not text
+      }
       if (!model.flows.length && !model.invokeFlows.length) continue;
       byUri.set(doc.uri, []);
       for (const d of sourceDiagnostics(doc, model, flows)) add(doc.uri, d);
@@ -141,7 +147,12 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     const runtime = served()?.runtime;
     const bytes = step && runtime && (await runtime.store.readBlob(x, step));
     if (!bytes) return null;
-    const { data } = decode(bytes) as { data: unknown };
+    let data: unknown;
+    try {
+      ({ data } = decode(bytes) as { data: unknown });
+    } catch {
+      return null; // a damaged result: no location
+    }
     const result = typeof data === "string" ? safeJson(data) : data;
     const stack = (result as { stack?: unknown } | null)?.stack;
     const where = typeof stack === "string" ? sourceLocation(workspace, stack) : null;
@@ -176,7 +187,7 @@ function sourceDiagnostics(doc: TextDocument, model: SourceModel, flows: Map<str
   }
   const names = new Set([...flows.keys(), ...seen.name.keys()]);
   for (const call of model.invokeFlows) {
-    if (!names.has(call.name)) out.push({ range: range(call.span), severity: DiagnosticSeverity.Error, source: "refract", message: `invokeFlow("${call.name}"): this integration has no flow named "${call.name}" (its flows: ${[...names].map((n) => `"${n}"`).join(", ")})` });
+    if (!names.has(call.name)) out.push({ range: range(call.span), severity: DiagnosticSeverity.Error, source: "refract", message: `invokeFlow("${call.name}"): this integration has no flow named "${call.name}" (its flows: ${flowList(names)})` });
   }
   return out;
 }
@@ -200,4 +211,10 @@ function safeJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/** Flow names for a message, the first few: a message per call that listed them all grew with the square of a file's size. */
+function flowList(names: Set<string>): string {
+  const shown = [...names].slice(0, 10).map((n) => `"${n}"`);
+  return names.size > shown.length ? `${shown.join(", ")} and ${names.size - shown.length} more` : shown.join(", ");
 }

@@ -32,6 +32,8 @@ export function startLanguageServer(): void {
   let applied: Settings = {};
 
   connection.onInitialize((params) => {
+    // One runtime per server: a second one would write the same data dir.
+    if (starting) throw new Error("Refract is already initialized");
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (!folder?.startsWith("file:")) throw new Error("Refract needs a workspace folder on disk");
     const workspace = fileURLToPath(folder);
@@ -40,15 +42,14 @@ export function startLanguageServer(): void {
     applied = settings;
     features = editorFeatures(connection, documents, workspace, () => served);
     starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
-    starting.then(
-      (up) => {
+    starting
+      .then((up) => {
         // Two windows on two projects: the second runtime gets the next free port, and says so.
-        const port = Number(new URL(up.url).port);
+        const port = up.port;
         if (settings.port === undefined && port !== SERVE_DEFAULTS.port) void connection.window.showInformationMessage(`Refract: port ${SERVE_DEFAULTS.port} is taken (by another window?); this window's runtime uses ${port}`);
         follow(up);
-      },
-      (err) => void connection.window.showErrorMessage(`Refract could not start: ${(err as Error).message}`),
-    );
+      })
+      .catch((err) => void connection.window.showErrorMessage(`Refract could not start: ${String((err as Error)?.message).slice(0, 1000)}`));
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -63,7 +64,7 @@ export function startLanguageServer(): void {
   connection.onRequest(RuntimeInfoRequest, async (): Promise<RuntimeInfo> => {
     if (!starting) throw new Error("Refract has not been initialized");
     const served = await starting;
-    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: Number(new URL(served.url).port), dataDir: served.runtime.options.dataDir, pid: process.pid };
+    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: served.port, dataDir: served.runtime.options.dataDir, pid: process.pid };
   });
 
   // Every setting is read when the runtime starts: a change says what needs a restart.
