@@ -76,6 +76,15 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     const dayDir = path.join(dir, "executions", "2026-11-21");
     fs.appendFileSync(path.join(dayDir, "journal.ndjson"), '{"e":"ended","id":"queued-1","at":');
     fs.appendFileSync(path.join(dayDir, "logs.ndjson"), '{"at":1,"sever');
+    // Days half made or half deleted (a crash during retention): no journal, or a file for a day folder.
+    const executions = path.join(dir, "executions");
+    fs.mkdirSync(path.join(executions, "2026-11-19"));
+    fs.mkdirSync(path.join(executions, "2026-11-20"));
+    fs.writeFileSync(path.join(executions, "2026-11-20", "logs.ndjson"), "");
+    fs.writeFileSync(path.join(executions, "2026-11-18"), "not a folder");
+    // A journal line that parses but is no entry.
+    fs.mkdirSync(path.join(executions, "2026-11-17"));
+    fs.writeFileSync(path.join(executions, "2026-11-17", "journal.ndjson"), "null\n5\n");
 
     const reopened = new ExecutionStore(dir);
     assert.deepEqual(await reopened.open(undefined, t + 100), ["queued-1", "queued-2"]);

@@ -233,8 +233,11 @@ export class Loader {
     this.stopped = true;
     clearTimeout(this.watchSoon);
     if (this.poll) clearInterval(this.poll);
-    await this.attaching;
-    await this.ctx?.dispose();
+    // Bounded: esbuild's process can die mid-build (a Ctrl-C reaches the whole process group),
+    // and then the build it was running never reports.
+    const bounded = (p: Promise<unknown> | undefined) => Promise.race([p, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await bounded(this.attaching);
+    await bounded(this.ctx?.dispose());
   }
 }
 

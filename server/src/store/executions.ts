@@ -163,13 +163,15 @@ export class ExecutionStore {
     await replayAfter;
     const loaded: ExecutionRecord[] = [];
     for (const [day, size] of sizes) {
+      if (size === 0) continue; // no journal (a day folder left half made or half deleted), or an empty one
       const scopes = new Map<string, ExecutionScope>();
-      await eachWindow(path.join(this.root, day, "journal.ndjson"), 0, size, false, (buf, from, to) => {
+      const read = eachWindow(path.join(this.root, day, "journal.ndjson"), 0, size, false, (buf, from, to) => {
         for (const line of buf.toString("utf8", from, to).split("\n")) {
           if (!line) continue;
           let entry: JournalEntry;
           try {
             entry = JSON.parse(line);
+            if (!entry || typeof entry !== "object") throw new Error("not an entry");
           } catch {
             process.stderr.write(`refract: skipped an unreadable journal line in ${day}\n`);
             continue;
@@ -190,6 +192,8 @@ export class ExecutionStore {
         }
         return true;
       });
+      // Only damage from outside makes a journal unreadable (a line over 1 MB): what was read stays.
+      await read.catch((err) => process.stderr.write(`refract: stopped reading the journal of ${day}: ${(err as Error).message}\n`));
     }
     const queued: ExecutionRecord[] = [];
     for (const x of loaded) {
