@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { SERVE_DEFAULTS as D, SERVE_LIMITS, ServeError, ServeOptions, serve } from "./serve";
+import { SERVE_DEFAULTS as D, SERVE_LIMITS, ServeError, ServeOptions, TOKEN_PATTERN, serve } from "./serve";
 
 const USAGE = `Usage: refract serve <workspace> [options]
 
@@ -70,9 +70,10 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
   if (rest.length) throw new UsageError(`Unexpected arguments: ${rest.join(" ")}`);
   const workspace = path.resolve(workspaceArg);
   const token = values.token ?? process.env.REFRACT_TOKEN;
-  if (token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(token)) {
-    throw new UsageError("The token must be 8 to 512 printable characters without spaces");
+  if (token !== undefined && !TOKEN_PATTERN.test(token)) {
+    throw new UsageError(`The token (${values.token !== undefined ? "--token" : "REFRACT_TOKEN"}) must be 8 to 512 printable characters without spaces`);
   }
+  for (const flag of ["data-dir", "entry"] as const) if (values[flag] !== undefined && !values[flag]!.trim()) throw new UsageError(`--${flag} must not be empty`);
   const host = values.host ?? D.host;
   if (!host.trim()) throw new UsageError("--host must not be empty");
   return {

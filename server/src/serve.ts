@@ -61,6 +61,9 @@ export const SERVE_LIMITS = {
 /** A problem that ends `serve` with exit code 1 and this message. */
 export class ServeError extends Error {}
 
+/** An API token: 8 to 512 printable characters without spaces (it travels in a header). */
+export const TOKEN_PATTERN = /^[\x21-\x7e]{8,512}$/;
+
 export interface Served {
   url: string;
   /** The port it listens on (a URL would hide port 80). */
@@ -250,8 +253,11 @@ function acquireLock(dataDir: string): () => void {
       } catch {
         // a lock torn by a crash mid-write: stale
       }
-      if (holder.pid && holder.pid !== process.pid && isAlive(holder.pid)) {
-        throw new ServeError(`The data dir ${dataDir} is in use by another refract (pid ${holder.pid}${holder.url ? `, ${holder.url}` : ""}); stop it or use --data-dir`);
+      const pid = holder.pid;
+      if (typeof pid === "number" && Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new ServeError(
+          `The data dir ${dataDir} is in use by another refract (pid ${pid}${holder.url ? `, ${holder.url}` : ""}); stop it or use another data dir (if no refract runs there, delete ${file})`,
+        );
       }
       fs.rmSync(file, { force: true });
     }
@@ -272,7 +278,11 @@ function persistedToken(dataDir: string): string {
   const file = path.join(dataDir, "token");
   if (fs.existsSync(file)) {
     const token = fs.readFileSync(file, "utf8").trim();
-    if (token) return token;
+    if (TOKEN_PATTERN.test(token)) {
+      fs.chmodSync(file, 0o600); // the token is the API's only key
+      return token;
+    }
+    if (token) throw new ServeError(`The token in ${file} is not 8 to 512 printable characters without spaces: correct it, or delete the file for a new one`);
   }
   const token = randomBytes(24).toString("base64url");
   fs.writeFileSync(file, token + "\n", { mode: 0o600 });

@@ -36,7 +36,9 @@ describe("refract serve (INTERFACES.md §1)", function () {
       [["serve", ".", "--port", "70000"], /--port must be a whole number/],
       [["serve", ".", "--workers", "0"], /--workers must be a whole number from 1/],
       [["serve", ".", "--no-such-flag"], /Unknown option '--no-such-flag'/],
-      [["serve", ".", "--token", "short"], /token must be 8 to 512 printable characters/],
+      [["serve", ".", "--token", "short"], /token \(--token\) must be 8 to 512 printable characters/],
+      [["serve", ".", "--data-dir="], /--data-dir must not be empty/],
+      [["serve", ".", "--entry", " "], /--entry must not be empty/],
       [["serve", ".", "--max-chain-depth", "0"], /--max-chain-depth must be a whole number from 1/],
       [["serve", ".", "--retention-days", "0"], /--retention-days must be a whole number from 1/],
       [["serve", ".", "--allowed-host", "evil/host"], /--allowed-host takes a host name \(optionally with :port\), not "evil\/host"/],
@@ -46,6 +48,15 @@ describe("refract serve (INTERFACES.md §1)", function () {
       assert.match(r.stderr, message);
       assert.match(r.stderr, /Usage:/);
     }
+  });
+
+  it("exits 1 naming the file when the stored token is not a usable token", () => {
+    const dataDir = tmpDir("bad-token");
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, "token"), "has space inside\n");
+    const r = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", dataDir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`The token in ${path.join(dataDir, "token").replace(/[.]/g, "\\.")} is not 8 to 512 printable characters without spaces: correct it, or delete the file for a new one`));
   });
 
   it("exits 1 when the workspace is not a folder", () => {
