@@ -138,6 +138,18 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.match(p.stderr, /metadata\.json cannot be read .*; repair it or move it away/);
     assert.equal(fs.readFileSync(file, "utf8"), '{"customers": [');
     assert.equal(fs.existsSync(path.join(workspace, ".refract", "lock")), false, "the lock is released");
+    // JSON of another shape: refused the same way, not taken as no metadata (or a stack trace).
+    for (const [text, problem] of [
+      ["null", "it is not an object"],
+      ["{}", "customers is not a list"],
+      ['{"customers":[],"instances":[null],"flowConfigs":[],"integrations":[]}', "instances holds something that is not a record"],
+    ]) {
+      fs.writeFileSync(file, text);
+      const again = start(["serve", workspace, "--port", "0"]);
+      assert.equal(await again.exited, 1);
+      assert.ok(again.stderr.includes(`metadata.json does not hold Refract's metadata (${problem}); repair it or move it away`), again.stderr);
+      assert.equal(fs.readFileSync(file, "utf8"), text);
+    }
   });
 
   it("hints on stderr when .refract/ is not in the workspace's .gitignore, without touching it", async () => {

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { LowSync } from "lowdb";
 import { JSONFileSync } from "lowdb/node";
@@ -79,12 +80,16 @@ export class Metadata {
       flowConfigs: [],
       integrations: [],
     });
+    // Refuse to start rather than overwrite what may be the user's only copy.
+    const file = path.join(dataDir, "metadata.json");
     try {
       this.db.read();
     } catch (err) {
-      // Refuse to start rather than overwrite what may be the user's only copy.
-      throw new MetadataError(`${path.join(dataDir, "metadata.json")} cannot be read (${(err as Error).message}); repair it or move it away`);
+      throw new MetadataError(`${file} cannot be read (${(err as Error).message}); repair it or move it away`);
     }
+    // lowdb takes a file holding `null` as no file: what was read is checked as written.
+    const problem = fs.existsSync(file) && shapeProblem(JSON.parse(fs.readFileSync(file, "utf8")));
+    if (problem) throw new MetadataError(`${file} does not hold Refract's metadata (${problem}); repair it or move it away`);
   }
 
   get data(): Readonly<Data> {
@@ -97,4 +102,17 @@ export class Metadata {
     this.db.write();
     return result;
   }
+}
+
+/** What is wrong with the shape of parsed metadata, if anything (the records' own fields are trusted). */
+function shapeProblem(value: unknown): string | null {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return "it is not an object";
+  const data = value as Record<string, unknown>;
+  for (const key of ["customers", "instances", "flowConfigs", "integrations"]) {
+    const list = data[key];
+    if (!Array.isArray(list)) return `${key} is not a list`;
+    if (list.some((r) => !r || typeof r !== "object")) return `${key} holds something that is not a record`;
+  }
+  if ((data.integrations as Array<{ flowIds?: unknown }>).some((i) => !i.flowIds || typeof i.flowIds !== "object")) return "an integration has no flowIds";
+  return null;
 }
