@@ -78,7 +78,12 @@ export interface Served {
 /** `refract serve`: lock the data dir, listen, build, deploy the system instance, print the ready output. */
 export async function serve(o: ServeOptions, out: (line: string) => void = stdoutLines()): Promise<Served> {
   if (!fs.existsSync(o.workspace) || !fs.statSync(o.workspace).isDirectory()) throw new ServeError(`The workspace ${o.workspace} is not a folder`);
-  fs.mkdirSync(o.dataDir, { recursive: true });
+  try {
+    fs.mkdirSync(o.dataDir, { recursive: true });
+    fs.accessSync(o.dataDir, fs.constants.W_OK);
+  } catch (err) {
+    throw new ServeError(`Cannot use ${o.dataDir} as the data dir: ${(err as Error).message}`);
+  }
   const releaseLock = acquireLock(o.dataDir);
   try {
     const token = o.token ?? persistedToken(o.dataDir);

@@ -59,6 +59,15 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.match(r.stderr, new RegExp(`The token in ${path.join(dataDir, "token").replace(/[.]/g, "\\.")} is not 8 to 512 printable characters without spaces: correct it, or delete the file for a new one`));
   });
 
+  it("exits 1 naming the data dir when it cannot be one (a file)", () => {
+    const file = path.join(tmpDir("data-dir-file"), "a-file");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, "");
+    const r = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", file]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^refract: Cannot use ${file.replace(/[.]/g, "\\.")} as the data dir: EEXIST`));
+  });
+
   it("exits 1 when the workspace is not a folder", () => {
     const r = run(["serve", path.join(ROOT, "no-such-folder"), "--port", "0"]);
     assert.equal(r.status, 1);
