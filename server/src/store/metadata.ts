@@ -74,22 +74,19 @@ export class Metadata {
   private readonly db: LowSync<Data>;
 
   constructor(dataDir: string) {
-    this.db = new LowSync<Data>(new JSONFileSync(path.join(dataDir, "metadata.json")), {
-      customers: [],
-      instances: [],
-      flowConfigs: [],
-      integrations: [],
-    });
     // Refuse to start rather than overwrite what may be the user's only copy.
     const file = path.join(dataDir, "metadata.json");
+    const adapter = new JSONFileSync<Data>(file);
+    let read: Data | null;
     try {
-      this.db.read();
+      read = adapter.read();
     } catch (err) {
       throw new MetadataError(`${file} cannot be read (${(err as Error).message}); repair it or move it away`);
     }
-    // lowdb takes a file holding `null` as no file: what was read is checked as written.
-    const problem = fs.existsSync(file) && shapeProblem(JSON.parse(fs.readFileSync(file, "utf8")));
+    // lowdb reads a file holding `null` as no file at all.
+    const problem = read === null ? (fs.existsSync(file) ? "it is not an object" : null) : shapeProblem(read);
     if (problem) throw new MetadataError(`${file} does not hold Refract's metadata (${problem}); repair it or move it away`);
+    this.db = new LowSync<Data>(adapter, read ?? { customers: [], instances: [], flowConfigs: [], integrations: [] });
   }
 
   get data(): Readonly<Data> {
