@@ -45,8 +45,7 @@ export function startLanguageServer(): void {
     starting
       .then((up) => {
         // Two windows on two projects: the second runtime gets the next free port, and says so.
-        const port = up.port;
-        if (settings.port === undefined && port !== SERVE_DEFAULTS.port) void connection.window.showInformationMessage(`Refract: port ${SERVE_DEFAULTS.port} is taken (by another window?); this window's runtime uses ${port}`);
+        if (settings.port === undefined && up.port !== SERVE_DEFAULTS.port) void connection.window.showInformationMessage(`Refract: port ${SERVE_DEFAULTS.port} is taken (by another window?); this window's runtime uses ${up.port}`);
         follow(up);
       })
       .catch((err) => void connection.window.showErrorMessage(`Refract could not start: ${String((err as Error)?.message).slice(0, 1000)}`));

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
 import { newId } from "../ids";
 import { InvokeType } from "../../../protocol/executions";
-import { ExecutionLinks, ExecutionRecord, ExecutionStore, LogRecord } from "../store/executions";
+import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
 import { LogSearch } from "../store/logs";
 import { LogScans } from "../store/scans";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
@@ -791,8 +791,7 @@ export class Runtime extends EventEmitter {
     const culprit = stop.culprit ?? (ids.length === 1 && !stop.noCulprit ? ids[0] : null);
     if (culprit && !ids.includes(culprit) && this.store.executions.has(culprit)) {
       // Its code outlived it (a timer, a promise it did not wait for): its record says what that code did.
-      const line: LogRecord = { at: Date.now(), severity: "ERROR", stepName: null, executionId: culprit, message: `After the execution ended, its code stopped its worker: ${stop.reason}` };
-      this.store.appendLogs(culprit, JSON.stringify(line) + "\n");
+      this.store.runtimeError(culprit, `After the execution ended, its code stopped its worker: ${stop.reason}`);
     }
     for (const id of ids) {
       const error =

@@ -336,9 +336,14 @@ export class ExecutionStore {
    * stopped), with the closing log line Prismatic's clients wait for.
    */
   endedInError(id: string, error: string, at = Date.now()): void {
-    const line: LogRecord = { at, severity: "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (ERROR): ${error}` };
-    this.appendLogs(id, JSON.stringify(line) + "\n");
+    this.runtimeError(id, `Ending Instance Execution (ERROR): ${error}`, at);
     this.ended(id, "ERROR", "ERROR", error, at);
+  }
+
+  /** An ERROR line the runtime itself writes into an execution's log. */
+  runtimeError(id: string, message: string, at = Date.now()): void {
+    const line: LogRecord = { at, severity: "ERROR", stepName: null, executionId: id, message };
+    this.appendLogs(id, JSON.stringify(line) + "\n");
   }
 
   /**
