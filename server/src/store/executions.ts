@@ -19,12 +19,41 @@ export interface BlobRef {
   length: number;
 }
 
-/** A step, and where its result (MessagePack `{data, contentType}`) lives: inline, as the index holds one per step. */
-export interface StepRecord extends BlobRef {
-  stepName: StepName;
-  startedAt: number;
-  endedAt: number;
-  hasError: boolean;
+/**
+ * The index keeps times as milliseconds from this process's start: integers that small (within
+ * 24 days) live inside their object as V8 "small integers", where a time since 1970 is a separate
+ * 16-byte number (seven an execution). The getters add it back. Journals hold absolute times.
+ */
+const EPOCH = Date.now();
+
+/**
+ * The same number, as a small integer when it is one: arithmetic and JSON.parse give V8 doubles
+ * even for integers, and a field first given a double keeps every value of it boxed.
+ */
+const small = (n: number): number => ((n | 0) === n ? n | 0 : n);
+
+/** A step, and where its result (MessagePack `{data, contentType}`) lives in its day's `blobs.bin`. */
+export class StepRecord implements BlobRef {
+  private readonly from: number;
+  private readonly to: number;
+
+  readonly offset: number;
+  readonly length: number;
+
+  constructor(readonly stepName: StepName, startedAt: number, endedAt: number, readonly hasError: boolean, offset: number, length: number) {
+    this.from = small(startedAt - EPOCH);
+    this.to = small(endedAt - EPOCH);
+    this.offset = small(offset);
+    this.length = small(length);
+  }
+
+  get startedAt(): number {
+    return EPOCH + this.from;
+  }
+
+  get endedAt(): number {
+    return EPOCH + this.to;
+  }
 }
 
 /**
@@ -41,31 +70,102 @@ export interface ExecutionScope {
   isTestExecution: boolean;
 }
 
-export interface ExecutionRecord {
-  id: string;
-  /** The UTC day of `startedAt`: everything about an execution lives in that day's files. */
-  day: string;
-  scope: ExecutionScope;
-  invokeType: InvokeType;
-  status: ExecutionStatus;
-  resultType: ExecutionResultType | null;
-  /** Accepted (ms since epoch); never changes. */
-  startedAt: number;
-  runStartedAt: number | null;
-  endedAt: number | null;
-  error: string | null;
+const NO_STEPS: readonly StepRecord[] = Object.freeze([]);
+/** The log stretch of an execution whose own is not known: its whole day, searched for its id. */
+const WHOLE_DAY: BlobRef = { offset: 0, length: Number.MAX_SAFE_INTEGER };
+
+/**
+ * An execution in the index. The store changes it only by applying journal entries, so the index
+ * is always what replaying the journal gives. Blob references are kept as plain numbers for the
+ * same reason as times (one object fewer each); `request` and `logs` make them objects on demand.
+ */
+export class ExecutionRecord {
+  status: ExecutionStatus = "QUEUED";
+  resultType: ExecutionResultType | null = null;
+  error: string | null = null;
   /** The integration build that ran it; set when it starts. */
-  versionNumber: number | null;
+  versionNumber: number | null = null;
+  steps: readonly StepRecord[] = NO_STEPS;
+  private readonly accepted: number;
+  private run: number | null = null;
+  private end: number | null = null;
+  private readonly requestOffset: number;
+  /** -1: no request. */
+  private readonly requestLength: number;
+  private logsOffset = 0;
+  /** -1: no log lines yet. */
+  private logsLength = -1;
+
+  constructor(
+    readonly id: string,
+    /** The UTC day of `startedAt`: everything about an execution lives in that day's files. */
+    readonly day: string,
+    readonly scope: ExecutionScope,
+    readonly invokeType: InvokeType,
+    startedAt: number,
+    request: BlobRef | null,
+    /** How it relates to other executions; null for most, which keeps the index small. */
+    readonly links: ExecutionLinks | null,
+  ) {
+    this.accepted = small(startedAt - EPOCH);
+    this.requestOffset = request ? small(request.offset) : 0;
+    this.requestLength = request ? small(request.length) : -1;
+  }
+
+  /** Accepted (ms since epoch); never changes. */
+  get startedAt(): number {
+    return EPOCH + this.accepted;
+  }
+
+  get runStartedAt(): number | null {
+    return this.run === null ? null : EPOCH + this.run;
+  }
+
+  get endedAt(): number | null {
+    return this.end === null ? null : EPOCH + this.end;
+  }
+
   /** The trigger request it was invoked with (`encodeRequest` in messages.ts). */
-  request: BlobRef | null;
+  get request(): BlobRef | null {
+    return this.requestLength < 0 ? null : { offset: this.requestOffset, length: this.requestLength };
+  }
+
   /**
    * The stretch of its day's `logs.ndjson` that holds its log lines (among other executions'),
    * so reading them does not scan the day; null before the first line.
    */
-  logs: BlobRef | null;
-  steps: StepRecord[];
-  /** How it relates to other executions; null for most, which keeps the index small. */
-  links: ExecutionLinks | null;
+  get logs(): BlobRef | null {
+    return this.logsLength < 0 ? null : { offset: this.logsOffset, length: this.logsLength };
+  }
+
+  set logs(ref: BlobRef | null) {
+    this.logsOffset = ref ? small(ref.offset) : 0;
+    this.logsLength = ref ? small(ref.length) : -1;
+  }
+
+  apply(entry: Change): void {
+    switch (entry.e) {
+      case "started":
+        this.status = "PENDING";
+        this.run = small(entry.at - EPOCH);
+        this.versionNumber = entry.versionNumber;
+        break;
+      case "step":
+        // concat, not push: a pushed-to array keeps room for 17 elements (~120 bytes per execution).
+        this.steps = this.steps.concat(new StepRecord(entry.stepName, entry.startedAt, entry.endedAt, entry.hasError, entry.offset, entry.length));
+        break;
+      case "ended":
+        this.status = entry.status;
+        this.resultType = entry.resultType;
+        this.end = small(entry.at - EPOCH);
+        this.error = entry.error;
+        this.logs = entry.logs === undefined ? WHOLE_DAY : entry.logs; // journals from before log stretches
+        break;
+      case "logs":
+        this.logs = entry.logs;
+        break;
+    }
+  }
 }
 
 /** Lineage: the execution that invoked this one (cross-flow), that it replays, that it retries. */
@@ -97,10 +197,13 @@ type JournalEntry =
   | ({ e: "scope" } & ExecutionScope)
   | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null; links?: ExecutionLinks }
   | { e: "started"; id: string; at: number; versionNumber: number }
-  | ({ e: "step"; id: string } & StepRecord)
+  | { e: "step"; id: string; stepName: StepName; startedAt: number; endedAt: number; hasError: boolean; offset: number; length: number }
   | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null; logs: BlobRef | null }
   /** Log lines written after the end (about retries) widen the stretch. */
   | { e: "logs"; id: string; logs: BlobRef };
+
+/** The entries that change an execution already in the index. */
+type Change = Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>;
 
 interface Day {
   journal: AppendFile;
@@ -112,8 +215,6 @@ interface Day {
   scopes: Map<string, ExecutionScope>;
 }
 
-/** The log stretch of an execution whose own is not known: its whole day, searched for its id. */
-const WHOLE_DAY: BlobRef = { offset: 0, length: Number.MAX_SAFE_INTEGER };
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
 
@@ -182,12 +283,12 @@ export class ExecutionStore {
           } else if (entry.e === "accepted") {
             const scope = scopes.get(entry.scope);
             if (!scope || this.executions.has(entry.id)) continue;
-            const x = newRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
+            const x = new ExecutionRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
             this.executions.set(x.id, x);
             this.link(x);
             loaded.push(x);
           } else {
-            this.apply(entry);
+            this.executions.get(entry.id)?.apply(entry);
           }
         }
         return true;
@@ -204,32 +305,6 @@ export class ExecutionStore {
       else if (x.status === "QUEUED") queued.push(x);
     }
     return queued.sort((a, b) => a.startedAt - b.startedAt).map((x) => x.id);
-  }
-
-  private apply(entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
-    const x = this.executions.get(entry.id);
-    if (!x) return;
-    switch (entry.e) {
-      case "started":
-        x.status = "PENDING";
-        x.runStartedAt = entry.at;
-        x.versionNumber = entry.versionNumber;
-        break;
-      case "step":
-        // concat, not push: a pushed-to array keeps room for 17 elements (~120 bytes per execution).
-        x.steps = x.steps.concat({ stepName: entry.stepName, startedAt: entry.startedAt, endedAt: entry.endedAt, hasError: entry.hasError, offset: entry.offset, length: entry.length });
-        break;
-      case "ended":
-        x.status = entry.status;
-        x.resultType = entry.resultType;
-        x.endedAt = entry.at;
-        x.error = entry.error;
-        x.logs = entry.logs === undefined ? WHOLE_DAY : entry.logs; // journals from before log stretches
-        break;
-      case "logs":
-        x.logs = entry.logs;
-        break;
-    }
   }
 
   private day(name: string): Day {
@@ -249,9 +324,9 @@ export class ExecutionStore {
     return day;
   }
 
-  private write(x: ExecutionRecord, entry: Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>): void {
+  private write(x: ExecutionRecord, entry: Change): void {
     this.day(x.day).journal.appendText(JSON.stringify(entry) + "\n");
-    this.apply(entry);
+    x.apply(entry);
     this.changes.emit("change", x, entry.e === "logs");
   }
 
@@ -269,7 +344,7 @@ export class ExecutionStore {
       day.journal.appendText(JSON.stringify({ e: "scope", ...scope }) + "\n");
     }
     const ref: BlobRef | null = request ? { offset: day.blobs.append(request), length: request.byteLength } : null;
-    const x = newRecord(id, dayName, shared, invokeType, startedAt, ref, links);
+    const x = new ExecutionRecord(id, dayName, shared, invokeType, startedAt, ref, links);
     this.executions.set(id, x);
     this.link(x);
     const entry: JournalEntry = links
@@ -432,10 +507,6 @@ export class ExecutionStore {
     await Promise.all([...this.days.values()].flatMap((d) => [d.journal.close(), d.blobs.close(), d.logs.close(), d.logIndex.close()]));
     this.days.clear();
   }
-}
-
-function newRecord(id: string, day: string, scope: ExecutionScope, invokeType: InvokeType, startedAt: number, request: BlobRef | null, links: ExecutionLinks | null): ExecutionRecord {
-  return { id, day, scope, invokeType, status: "QUEUED", resultType: null, startedAt, runStartedAt: null, endedAt: null, error: null, versionNumber: null, request, logs: null, steps: [], links };
 }
 
 function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
