@@ -34,13 +34,15 @@ const small = (n: number): number => ((n | 0) === n ? n | 0 : n);
 
 /** A step, and where its result (MessagePack `{data, contentType}`) lives in its day's `blobs.bin`. */
 export class StepRecord implements BlobRef {
+  readonly stepName: StepName;
+  readonly offset: number;
+  readonly length: number;
   private readonly from: number;
   private readonly to: number;
 
-  readonly offset: number;
-  readonly length: number;
-
-  constructor(readonly stepName: StepName, startedAt: number, endedAt: number, readonly hasError: boolean, offset: number, length: number) {
+  constructor(stepName: StepName, startedAt: number, endedAt: number, readonly hasError: boolean, offset: number, length: number) {
+    // The literal, not the copy a worker's message brought: one string for every step (32 bytes each otherwise).
+    this.stepName = stepName === "onTrigger" ? "onTrigger" : "onExecution";
     this.from = small(startedAt - EPOCH);
     this.to = small(endedAt - EPOCH);
     this.offset = small(offset);
