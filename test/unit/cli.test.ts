@@ -170,6 +170,12 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(fs.existsSync(path.join(workspace, ".gitignore")), false);
   });
 
+  it("runs many workers without Node warning of leaked listeners (each worker's stdout goes to stderr)", async () => {
+    const p = start(["serve", copyFixture("basic"), "--port", "0", "--json", "--workers", "8"]);
+    await p.json("ready");
+    assert.doesNotMatch(p.stderr, /Warning/);
+  });
+
   it("on SIGTERM and SIGINT stops accepting, lets running executions finish, releases the lock and exits 0", async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const workspace = copyFixture("basic");

@@ -103,8 +103,9 @@ export class WorkerPool {
       stderr: false,
     });
     // What user code writes to stdout itself (console.* goes to the execution's log) goes to
-    // stderr: `serve --json` keeps stdout to its own lines.
-    thread.stdout.pipe(process.stderr, { end: false });
+    // stderr: `serve --json` keeps stdout to its own lines. Not by pipe(), which puts four
+    // listeners per worker on process.stderr (Node warns of a leak from the sixth worker on).
+    thread.stdout.on("data", (chunk: Buffer) => process.stderr.write(chunk));
     const w = new PoolWorker(thread, activity);
     thread.on("message", (messages: FromWorker[]) => {
       for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };
