@@ -37,6 +37,33 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await text.close();
   });
 
+  it("keeps exact times however far they are from the process's start (the index stores them relative to it)", async () => {
+    const dir = tmpDir("store-times");
+    const times = [Date.UTC(2020, 0, 1, 0, 0, 0, 1), Date.now() - 40 * 86_400_000, Date.now() + 1, Date.UTC(2099, 11, 31, 23, 59, 59, 999)];
+    const store = new ExecutionStore(dir);
+    await store.open();
+    for (const [i, at] of times.entries()) {
+      await accept(store, `t${i}`, at, encode({ i }));
+      store.started(`t${i}`, at + 1, 1);
+      store.stepResult(`t${i}`, "onTrigger", encode({ data: "{}" }), at + 1, at + 2, false);
+      store.appendLogs(`t${i}`, JSON.stringify({ at, severity: "INFO", stepName: "onTrigger", executionId: `t${i}`, message: `line ${i}` }) + "\n");
+      store.ended(`t${i}`, "SUCCESS", "COMPLETED", null, at + 3);
+    }
+    await store.close();
+    const reopened = new ExecutionStore(dir);
+    await reopened.open();
+    for (const s of [store, reopened]) {
+      for (const [i, at] of times.entries()) {
+        const x = s.executions.get(`t${i}`)!;
+        assert.deepEqual([x.startedAt, x.runStartedAt, x.steps[0].startedAt, x.steps[0].endedAt, x.endedAt], [at, at + 1, at + 1, at + 2, at + 3]);
+        assert.equal(x.day, new Date(at).toISOString().slice(0, 10));
+        assert.deepEqual(await reopened.readBlob(x, x.request!), Buffer.from(encode({ i })));
+        const logs = fs.readFileSync(path.join(dir, "executions", x.day, "logs.ndjson"));
+        assert.match(logs.subarray(x.logs!.offset, x.logs!.offset + x.logs!.length).toString(), new RegExp(`line ${i}`));
+      }
+    }
+  });
+
   it("keeps executions, step results and logs across a reopen", async () => {
     const dir = tmpDir("store");
     const day = Date.UTC(2026, 10, 20, 10);

@@ -77,9 +77,10 @@ const NO_STEPS: readonly StepRecord[] = Object.freeze([]);
 const WHOLE_DAY: BlobRef = { offset: 0, length: Number.MAX_SAFE_INTEGER };
 
 /**
- * An execution in the index. The store changes it only by applying journal entries, so the index
- * is always what replaying the journal gives. Blob references are kept as plain numbers for the
- * same reason as times (one object fewer each); `request` and `logs` make them objects on demand.
+ * An execution in the index, changed by applying journal entries (and, while it runs, by widening
+ * its log stretch, which its `ended` entry records). Blob references are kept as plain numbers
+ * for the same reason as times (one object fewer each); `request` and `logs` make them objects
+ * on demand.
  */
 export class ExecutionRecord {
   status: ExecutionStatus = "QUEUED";
