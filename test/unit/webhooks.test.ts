@@ -137,6 +137,8 @@ describe("webhooks (INTERFACES.md §2)", function () {
   it("keeps a synchronous answer well-formed whatever the flow returns", async () => {
     const odd = await postJson(`${s.flows["Sync Echo"]}?odd=1`, {});
     assert.equal(odd.status, 200, "1xx is not a final status");
+    const oddLog = await s.runtime.logs.ofExecution(await s.waitForEnd(odd.headers.get("prismatic-executionid")!));
+    assert.ok(oddLog.some((l) => l.severity === "WARN" && l.message === "The response's statusCode 101 is not a final HTTP status (200 to 599): answered with 200"));
     assert.equal(odd.text, "odd");
     assert.equal(odd.headers.get("content-type"), "text/plain");
     assert.equal(odd.headers.get("content-length"), "3");

@@ -107,10 +107,9 @@ function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<st
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) if (isHeaderAllowed(k, v)) headers[k] = v;
-  const status = Number.isInteger(r.statusCode) && r.statusCode >= 200 && r.statusCode <= 599 ? r.statusCode : 200;
-  // 204 and 304 answers have no body, and so no length.
-  const bodiless = status === 204 || status === 304;
-  res.writeHead(status, { ...headers, "content-type": r.contentType, ...(bodiless ? {} : { "content-length": r.body.byteLength }), ...extra });
+  // A final status (the worker's toResponse sees to it). 204 and 304 answers have no body, and so no length.
+  const bodiless = r.statusCode === 204 || r.statusCode === 304;
+  res.writeHead(r.statusCode, { ...headers, "content-type": r.contentType, ...(bodiless ? {} : { "content-length": r.body.byteLength }), ...extra });
   res.end(bodiless ? undefined : r.body);
 }
 

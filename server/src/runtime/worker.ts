@@ -230,13 +230,23 @@ function clip(text: string): string {
 
 // ---------------------------------------------------------------- results and responses
 
-function toResponse(r: any, defaultStatus: number, defaultBody: unknown): FlowResponse {
+function toResponse(r: any, defaultStatus: number, defaultBody: unknown, logger: ReturnType<typeof makeLogger>): FlowResponse {
   const value = r && "body" in r ? r.body : r && "data" in r ? r.data : defaultBody;
   const body = value instanceof Uint8Array ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value ?? null));
   const headers: Record<string, string> = {};
   if (r?.headers && typeof r.headers === "object") for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
   const contentType = typeof r?.contentType === "string" && r.contentType ? r.contentType : "application/json";
-  return { statusCode: Number(r?.statusCode) || defaultStatus, contentType, headers, body };
+  return { statusCode: responseStatus(r?.statusCode, defaultStatus, logger), contentType, headers, body };
+}
+
+/** A final HTTP status; anything else is answered with the default, and the execution's log says so. */
+function responseStatus(given: unknown, defaultStatus: number, logger: ReturnType<typeof makeLogger>): number {
+  if (given === undefined || given === null) return defaultStatus;
+  const status = Number(given);
+  if (Number.isInteger(status) && status >= 200 && status <= 599) return status;
+  const shown = typeof given === "number" || typeof given === "string" ? JSON.stringify(given) : `a ${typeof given}`;
+  logger.warn(`The response's statusCode ${shown} is not a final HTTP status (200 to 599): answered with ${defaultStatus}`);
+  return defaultStatus;
 }
 
 /**
@@ -431,7 +441,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
         : { payload };
       const triggerPayload = trigger?.payload ?? payload;
       mergeState(state, trigger);
-      const triggerResponse = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }) : undefined;
+      const triggerResponse = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }, logger) : undefined;
       const result = encodeResult(storable(triggerPayload), undefined);
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse }, [result]);
 
@@ -448,7 +458,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       // What can still fail does so before the step is recorded, so that it is recorded once, as failed.
       const executionResult = encodeResult(out?.data, out?.contentType);
       const changed = changedState(state, stateBefore);
-      const response = msg.synchronous ? toResponse(out, 200, null) : undefined;
+      const response = msg.synchronous ? toResponse(out, 200, null, logger) : undefined;
       const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
       logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
