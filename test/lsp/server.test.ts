@@ -209,6 +209,20 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(await server.stop(), 0);
   });
 
+  it("exits 1 on an exit without a shutdown, as LSP says, and the data dir it leaves serves again", async () => {
+    const workspace = copyFixture("basic");
+    const dataDir = tmpDir("lsp-exit");
+    const server = new LanguageServer();
+    await server.initialize(workspace, { port: 0, dataDir });
+    await server.connection.sendRequest(RuntimeInfoRequest);
+    await server.connection.sendNotification("exit");
+    assert.equal(await server.exited, 1);
+    const again = new LanguageServer();
+    await again.initialize(workspace, { port: 0, dataDir });
+    assert.equal((await again.connection.sendRequest(RuntimeInfoRequest)).dataDir, dataDir, "the lock of a process that is gone is taken over");
+    assert.equal(await again.stop(), 0);
+  });
+
   it("refuses to start without a workspace folder on disk", async () => {
     const server = new LanguageServer();
     await assert.rejects(server.connection.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: {} }), /needs a workspace folder on disk/);

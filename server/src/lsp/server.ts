@@ -80,7 +80,8 @@ export function startLanguageServer(): void {
     const served = await starting?.catch(() => null);
     await served?.stop();
   });
-  connection.onExit(() => process.exit(0));
+  // The exit notification itself is the library's: code 0 after a shutdown, 1 without one (LSP).
+  // Without one the runtime stops as in a crash: the next start takes over its lock.
 
   /** Forwards the runtime's build states and execution changes to the client. */
   function follow(up: Served): void {
