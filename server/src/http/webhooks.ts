@@ -1,5 +1,5 @@
 import { IncomingMessage, ServerResponse } from "node:http";
-import { FlowResponse, TriggerRequest } from "../runtime/messages";
+import { FlowResponse, TriggerRequest, isHeaderValue } from "../runtime/messages";
 import { ExecutionWaiters, TriggerRefused } from "../runtime/invocation";
 import { Runtime } from "../runtime/runtime";
 import { readBody, safeDecode, sendJson } from "./respond";
@@ -105,23 +105,11 @@ function sendFlowResponse(res: ServerResponse, r: FlowResponse, extra: Record<st
   if (!isHeaderValue(r.contentType)) {
     return sendJson(res, 500, { error: "The flow's response has a contentType that is not a valid header value", executionId: extra["prismatic-executionid"] }, extra);
   }
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) if (isHeaderAllowed(k, v)) headers[k] = v;
-  // A final status (the worker's toResponse sees to it). 204 and 304 answers have no body, and so no length.
+  // 204 and 304 answers have no body, and so no length.
   const bodiless = r.statusCode === 204 || r.statusCode === 304;
-  res.writeHead(r.statusCode, { ...headers, "content-type": r.contentType, ...(bodiless ? {} : { "content-length": r.body.byteLength }), ...extra });
+  res.writeHead(r.statusCode, { ...r.headers, "content-type": r.contentType, ...(bodiless ? {} : { "content-length": r.body.byteLength }), ...extra });
   res.end(bodiless ? undefined : r.body);
 }
-
-/** Headers the runtime sets itself (the content type comes from the result's `contentType`). */
-const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "prismatic-executionid"]);
-
-/** User code sets response headers; one that Node would refuse, or that framing owns, is left out. */
-function isHeaderAllowed(name: string, value: string): boolean {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) && isHeaderValue(value) && !RESERVED_HEADERS.has(name.toLowerCase());
-}
-
-const isHeaderValue = (value: string) => !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, options: WebhookOptions): void {
   sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });

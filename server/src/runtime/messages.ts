@@ -80,13 +80,20 @@ export function decodeRequest(bytes: Uint8Array): TriggerRequest {
   };
 }
 
-/** An HTTP answer computed by user code: a trigger's `response` or a sync flow's result. */
+/**
+ * An HTTP answer computed by user code: a trigger's `response` or a sync flow's result. The
+ * worker makes it one Node can send: a final status, and only headers Node takes and framing
+ * does not own (the webhook checks `contentType`, which decides between an answer and a 500).
+ */
 export interface FlowResponse {
   statusCode: number;
   contentType: string;
   headers: Record<string, string>;
   body: Uint8Array;
 }
+
+/** Characters Node accepts in a header value. */
+export const isHeaderValue = (value: string) => !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 
 export type HookName = "onInstanceDeploy" | "onInstanceDelete";
 

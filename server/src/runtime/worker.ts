@@ -16,7 +16,7 @@ import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
 import { runWithCodeCache } from "../codeCache";
 import { encodeResult, isJson, isText } from "./stepResult";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest, isHeaderValue } from "./messages";
 
 // A bundle's source map is the file beside it (`<bundle>.map`). Node's own source-map support
 // would parse it at every load (tens of MB per worker for a spectral bundle); stacks are mapped
@@ -233,10 +233,25 @@ function clip(text: string): string {
 function toResponse(r: any, defaultStatus: number, defaultBody: unknown, logger: ReturnType<typeof makeLogger>): FlowResponse {
   const value = r && "body" in r ? r.body : r && "data" in r ? r.data : defaultBody;
   const body = value instanceof Uint8Array ? value : Buffer.from(typeof value === "string" ? value : JSON.stringify(value ?? null));
-  const headers: Record<string, string> = {};
-  if (r?.headers && typeof r.headers === "object") for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
   const contentType = typeof r?.contentType === "string" && r.contentType ? r.contentType : "application/json";
-  return { statusCode: responseStatus(r?.statusCode, defaultStatus, logger), contentType, headers, body };
+  return { statusCode: responseStatus(r?.statusCode, defaultStatus, logger), contentType, headers: responseHeaders(r?.headers, logger), body };
+}
+
+/** Headers the runtime sets itself (the content type comes from the response's `contentType`). */
+const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "prismatic-executionid"]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The headers Node takes and framing does not own; the execution's log names each one left out. */
+function responseHeaders(given: unknown, logger: ReturnType<typeof makeLogger>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!given || typeof given !== "object") return headers;
+  for (const [name, v] of Object.entries(given)) {
+    const value = String(v);
+    const why = !HEADER_NAME.test(name) ? "not a valid header name" : !isHeaderValue(value) ? "its value is not a valid header value" : RESERVED_HEADERS.has(name.toLowerCase()) ? "Refract sets it" : null;
+    if (why) logger.warn(`The response's header ${JSON.stringify(name)} is left out: ${why}`);
+    else headers[name] = value;
+  }
+  return headers;
 }
 
 /** A final HTTP status; anything else is answered with the default, and the execution's log says so. */
