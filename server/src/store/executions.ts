@@ -32,6 +32,9 @@ const EPOCH = Date.now();
  */
 const small = (n: number): number => ((n | 0) === n ? n | 0 : n);
 
+/** A time as the index keeps it. */
+const sinceStart = (at: number): number => small(at - EPOCH);
+
 /** A step, and where its result (MessagePack `{data, contentType}`) lives in its day's `blobs.bin`. */
 export class StepRecord implements BlobRef {
   readonly stepName: StepName;
@@ -43,8 +46,8 @@ export class StepRecord implements BlobRef {
   constructor(stepName: StepName, startedAt: number, endedAt: number, readonly hasError: boolean, offset: number, length: number) {
     // The literal, not the copy a worker's message brought: one string for every step (32 bytes each otherwise).
     this.stepName = stepName === "onTrigger" ? "onTrigger" : "onExecution";
-    this.from = small(startedAt - EPOCH);
-    this.to = small(endedAt - EPOCH);
+    this.from = sinceStart(startedAt);
+    this.to = sinceStart(endedAt);
     this.offset = small(offset);
     this.length = small(length);
   }
@@ -110,7 +113,7 @@ export class ExecutionRecord {
     /** How it relates to other executions; null for most, which keeps the index small. */
     readonly links: ExecutionLinks | null,
   ) {
-    this.accepted = small(startedAt - EPOCH);
+    this.accepted = sinceStart(startedAt);
     this.requestOffset = request ? small(request.offset) : 0;
     this.requestLength = request ? small(request.length) : -1;
   }
@@ -150,7 +153,7 @@ export class ExecutionRecord {
     switch (entry.e) {
       case "started":
         this.status = "PENDING";
-        this.run = small(entry.at - EPOCH);
+        this.run = sinceStart(entry.at);
         this.versionNumber = entry.versionNumber;
         break;
       case "step":
@@ -160,7 +163,7 @@ export class ExecutionRecord {
       case "ended":
         this.status = entry.status;
         this.resultType = entry.resultType;
-        this.end = small(entry.at - EPOCH);
+        this.end = sinceStart(entry.at);
         this.error = entry.error;
         this.logs = entry.logs === undefined ? WHOLE_DAY : entry.logs; // journals from before log stretches
         break;
