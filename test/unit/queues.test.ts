@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExecutionActionError } from "../../server/src/runtime/invocation";
+import { UNSTARTED_PER_WORKER } from "../../server/src/runtime/pool";
 import { ExecutionRecord } from "../../server/src/store/executions";
 import { TestServer, copyFixture, postJson, startServer, waitFor } from "../helpers";
 
@@ -141,6 +142,29 @@ describe("queues, duplicates, cancel and replay", function () {
       assert.match(other.error!, new RegExp(`stopped by execution ${spin.json.executionId}: it was canceled with force`));
       const after = await postJson(solo.flows["Slow"], { sleep: 1 });
       assert.equal((await solo.waitForEnd(after.json.executionId)).status, "SUCCESS", "a fresh worker took its place");
+    } finally {
+      await solo.stop();
+    }
+  });
+
+  it("sends a worker at most UNSTARTED_PER_WORKER executions that have not started: the rest wait in the queue and outlive a worker that is stopped", async () => {
+    const solo = await startServer(copyFixture("queues"), { workers: 1 });
+    try {
+      const spin = await postJson(solo.flows["Spin"], {});
+      await new Promise((r) => setTimeout(r, 300)); // it holds the worker, which cannot report any start now
+      const answers = await Promise.all(Array.from({ length: UNSTARTED_PER_WORKER + 20 }, () => postJson(solo.flows["Slow"], { sleep: 1 })));
+      assert.ok(answers.every((a) => a.status === 200));
+      const [worker] = solo.runtime.pool.workers;
+      assert.equal(worker.unstarted.size, UNSTARTED_PER_WORKER, "the spinning one and the first others (and a scheduled one, if its time came)");
+      const ids = answers.map((a) => a.json.executionId as string);
+      const inWorker = ids.filter((id) => worker.running.has(id));
+      const heldBack = ids.filter((id) => !worker.running.has(id));
+      assert.ok(heldBack.length >= 20, `${heldBack.length} held back`);
+      assert.ok(heldBack.every((id) => solo.runtime.store.executions.get(id)!.status === "QUEUED"));
+      solo.runtime.cancel(spin.json.executionId, true);
+      const status = async (id: string) => (await solo.waitForEnd(id)).status;
+      assert.deepEqual(await Promise.all(heldBack.map(status)), heldBack.map(() => "SUCCESS"), "held back, they run on the fresh worker");
+      assert.deepEqual(await Promise.all(inWorker.map(status)), inWorker.map(() => "ERROR"), "those in the stopped worker end in ERROR, as INTERFACES.md §4 says");
     } finally {
       await solo.stop();
     }

@@ -80,7 +80,7 @@ export class Runtime extends EventEmitter {
   baseUrl = "http://127.0.0.1";
 
   private readonly loader: Loader;
-  private readonly pool: WorkerPool;
+  readonly pool: WorkerPool;
   private readonly running = new Map<string, Pending>();
   private readonly queue: Pending[] = [];
   private readonly runningByFlowConfig = new Map<string, number>();
@@ -495,7 +495,7 @@ export class Runtime extends EventEmitter {
     if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
     for (const list of [this.queue, this.backlog]) {
-      const room = () => this.running.size < this.options.maxConcurrency && (list === this.queue || this.runningBackground < BACKGROUND_CONCURRENCY);
+      const room = () => this.running.size < this.options.maxConcurrency && this.pool.canTakeRun() && (list === this.queue || this.runningBackground < BACKGROUND_CONCURRENCY);
       // In arrival order, passing over executions whose flow is at its own limit (FIFO, throttled).
       for (let i = 0; i < list.length && this.integration && room(); ) {
         if (this.atFlowLimit(list[i].record.scope.flowConfigId)) i++;
@@ -559,6 +559,7 @@ export class Runtime extends EventEmitter {
     const state = this.persistedState(x.scope);
     w.send({ t: "run", id: x.id, slot, version, contextKey, triggerKey: flow.triggerKey, executionKey: flow.executionKey, synchronous: p.synchronous, startedAt: x.startedAt, request: p.request, state, errorConfig: flow.errorConfig });
     w.running.add(x.id);
+    w.unstarted.add(x.id);
     w.slots.set(slot, x.id);
     this.runningByFlowConfig.set(fc.id, (this.runningByFlowConfig.get(fc.id) ?? 0) + 1);
     if (p.background) this.runningBackground++;
@@ -712,6 +713,7 @@ export class Runtime extends EventEmitter {
 
   // ---------------------------------------------------------------- what workers report
   private fromWorker(w: PoolWorker, messages: FromWorker[]): void {
+    let startedSome = false; // the worker may be sent more (pool.ts, UNSTARTED_PER_WORKER)
     for (const m of messages) {
       switch (m.t) {
         case "loaded":
@@ -722,6 +724,7 @@ export class Runtime extends EventEmitter {
         case "started": {
           const p = this.running.get(m.id);
           if (p && !p.canceled) this.store.started(m.id, m.at, p.version);
+          if (w.unstarted.delete(m.id)) startedSome = true;
           break;
         }
         case "logs":
@@ -750,6 +753,7 @@ export class Runtime extends EventEmitter {
           break; // the pool keeps it as the worker's stop reason
       }
     }
+    if (startedSome) this.pump();
   }
 
   private finish(id: string, error: string | null, response?: FlowResponse, at = Date.now()): void {
@@ -757,6 +761,7 @@ export class Runtime extends EventEmitter {
     if (!p) return;
     this.running.delete(id);
     p.worker?.running.delete(id);
+    p.worker?.unstarted.delete(id);
     p.worker?.slots.delete(p.slot);
     this.dedupeKeys.delete(id);
     const fcId = p.record.scope.flowConfigId;
