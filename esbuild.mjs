@@ -9,8 +9,11 @@ const production = process.argv.includes("--production");
 // The bin runs Node with one V8 helper thread instead of four. The helpers (concurrent marking,
 // parallel scavenges, background compiles of all three isolates) run at normal priority, and on
 // two cores four of them took the CPU from the thread that answers webhooks: at 1,000 webhooks/s
-// the answer's p99 went from 5-8 ms to 3-4 ms with one, with the same throughput.
-const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1";
+// the answer's p99 went from 5-8 ms to 3-4 ms with one, with the same throughput. And the main
+// thread's old generation grows to 64 MB before V8 first collects it whole: with V8's own limit
+// for its small heap (the index grows by each execution) a mark-compact came every ~3 s at 1,000
+// webhooks/s, pausing the answers 2-6 ms each time (the workers' limit is in runtime/pool.ts).
+const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1 --initial-old-space-size=64";
 
 const targets = [
   // The bin (dist/cli.js) runs the server bundle through V8's code cache (server/src/bin.ts).
