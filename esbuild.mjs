@@ -12,7 +12,7 @@ const production = process.argv.includes("--production");
 // the answer's p99 went from 5-8 ms to 3-4 ms with one, with the same throughput. And the main
 // thread's old generation grows to 64 MB before V8 first collects it whole: with V8's own limit
 // for its small heap (the index grows by each execution) a mark-compact came every ~3 s at 1,000
-// webhooks/s, pausing the answers 2-6 ms each time (the workers' limit is in runtime/pool.ts).
+// webhooks/s, pausing the answers 2-6 ms each time (the workers' own limit: runtime/workerHeap.ts).
 const cliShebang = "#!/usr/bin/env -S node --v8-pool-size=1 --initial-old-space-size=64";
 
 const targets = [

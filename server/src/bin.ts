@@ -5,6 +5,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runWithCodeCache } from "./codeCache";
+import { setWorkerHeapFlags } from "./runtime/workerHeap";
+
+setWorkerHeapFlags();
 
 const server = path.join(__dirname, "server.js");
 const { size, mtimeMs } = fs.statSync(server);

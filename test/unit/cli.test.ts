@@ -176,6 +176,28 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.doesNotMatch(p.stderr, /Warning/);
   });
 
+  it("compiles the server with the code cache the previous start saved, rather than refusing and rewriting it", async () => {
+    // V8 refuses a code cache made under other flags; the runtime sets the workers' heap flag
+    // (runtime/workerHeap.ts), so it must do so before the bin compiles anything.
+    const tmp = tmpDir("os-tmp");
+    const cacheFile = () => {
+      const folder = fs.readdirSync(tmp).find((f) => f.startsWith("refract-"));
+      const file = folder && fs.readdirSync(path.join(tmp, folder)).find((f) => f.endsWith(".cache"));
+      return file ? path.join(tmp, folder, file) : undefined;
+    };
+    const workspace = copyFixture("basic");
+    const first = start(["serve", workspace, "--port", "0", "--json"], { TMPDIR: tmp });
+    await first.json("ready");
+    const file = await waitFor(cacheFile, 15_000, "the code cache to be saved");
+    await first.kill();
+    const saved = fs.statSync(file).mtimeMs;
+    const second = start(["serve", workspace, "--port", "0", "--json"], { TMPDIR: tmp });
+    await second.json("ready");
+    await new Promise((r) => setTimeout(r, 4000)); // past the 3 s after which a refused cache is saved again
+    await second.kill();
+    assert.equal(fs.statSync(file).mtimeMs, saved);
+  });
+
   it("on SIGTERM and SIGINT stops accepting, lets running executions finish, releases the lock and exits 0", async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const workspace = copyFixture("basic");

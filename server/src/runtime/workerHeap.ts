@@ -1,0 +1,24 @@
+import { setFlagsFromString } from "node:v8";
+
+/**
+ * How large a worker's old generation may grow before V8 collects it whole (mark-compact). Every
+ * execution leaves garbage there, whatever the flow does: spectral's dist is TypeScript compiled
+ * to generators (`__awaiter(this, …, function* () {…})`), V8 gives each generator closure a map of
+ * its own, in the old generation, that points back to the closure, so the context and params its
+ * closures capture outlive every scavenge and wait for the next mark-compact (about 7 KB an
+ * execution; a generator that captures nothing, or an async function, leaves none). With V8's
+ * own limit for a ~14 MB heap that was a mark-compact every ~2 s per worker at 1,000 executions/s,
+ * whose CPU the thread answering webhooks felt: with the main thread's own limit at 64 MB (the
+ * bin's shebang, esbuild.mjs), the paced p99 went from 1.5-1.6 ms to 0.84-0.85 ms at 32 MB and
+ * 0.88-1.15 ms at 24, with the same peak RSS.
+ */
+const WORKER_INITIAL_OLD_GENERATION_MB = 32;
+
+/**
+ * V8 reads the flag when an isolate is made: the main thread's is made already, each worker's
+ * takes it. The bin sets it before it compiles anything: V8 code caches carry a hash of the
+ * flags, and a cache written after the flags changed would be refused at every start.
+ */
+export function setWorkerHeapFlags(): void {
+  setFlagsFromString(`--initial-old-space-size=${WORKER_INITIAL_OLD_GENERATION_MB}`);
+}
