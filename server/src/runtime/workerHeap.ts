@@ -8,11 +8,11 @@ import { setFlagsFromString } from "node:v8";
  * closures capture outlive every scavenge and wait for the next mark-compact (about 7 KB an
  * execution; a generator that captures nothing, or an async function, leaves none). With V8's
  * own limit for a ~14 MB heap that was a mark-compact every ~2 s per worker at 1,000 executions/s,
- * whose CPU the thread answering webhooks felt: with the main thread's own limit at 64 MB (the
- * bin's shebang, esbuild.mjs), the paced p99 went from 1.5-1.6 ms to 0.84-0.85 ms at 32 MB and
- * 0.88-1.15 ms at 24, with the same peak RSS.
+ * whose CPU the thread answering webhooks felt. With the main thread's own limit at 64 MB (the
+ * bin's shebang, esbuild.mjs) and this one, the paced p99 of `npm run bench` went from a median
+ * of 2.2 ms to 1.3 ms; 24 and 32 MB measured alike, and the smaller keeps the workers' memory lower.
  */
-const WORKER_INITIAL_OLD_GENERATION_MB = 32;
+const WORKER_INITIAL_OLD_GENERATION_MB = 24;
 
 /**
  * V8 reads the flag when an isolate is made: the main thread's is made already, each worker's
