@@ -10,7 +10,6 @@ import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } fr
  */
 const YOUNG_GENERATION_MB = 4;
 
-
 /**
  * Executions a worker may be sent that have not reported their start; the others wait in the
  * runtime's queue (QUEUED). A worker takes every message waiting for it in one turn of its event
