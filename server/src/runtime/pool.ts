@@ -1,14 +1,6 @@
 import { Worker } from "node:worker_threads";
-import { setWorkerHeapFlags } from "./workerHeap";
+import { WORKER_YOUNG_GENERATION_MB, setWorkerHeapFlags } from "./workerHeap";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } from "./messages";
-
-/**
- * Each worker's young generation. V8's default lets it reach 48 MB per isolate, which under
- * load made the workers most of the process's memory; executions allocate short-lived objects
- * that a small nursery collects just as well (bench, peak RSS of the saturation run: 350-374 MB
- * by default, ~313 MB at 16, 300-326 MB at 8, 298-303 MB at 4, with no loss of throughput).
- */
-const YOUNG_GENERATION_MB = 4;
 
 /**
  * Executions a worker may be sent that have not reported their start; the others wait in the
@@ -106,7 +98,7 @@ export class WorkerPool {
     private readonly onMessages: (w: PoolWorker, messages: FromWorker[]) => void,
     private readonly onStop: (w: PoolWorker, stop: WorkerStop) => void,
   ) {
-    setWorkerHeapFlags();
+    setWorkerHeapFlags(); // the bin did already; a runtime made in-process (tests, benches) did not
     for (let i = 0; i < options.size; i++) this.workers.push(this.spawn());
   }
 
@@ -114,7 +106,7 @@ export class WorkerPool {
     const activity = new Int32Array(new SharedArrayBuffer(3 * 4));
     const thread = new Worker(this.options.script, {
       workerData: { activity },
-      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       stdout: true,
       stderr: false,
     });

@@ -1,6 +1,15 @@
 import { setFlagsFromString } from "node:v8";
 
 /**
+ * Each worker's young generation. V8's default lets it reach 48 MB per isolate, which under
+ * load made the workers most of the process's memory; executions allocate short-lived objects
+ * that a small nursery collects just as well (bench, peak RSS of the saturation run: 350-374 MB
+ * by default, ~313 MB at 16, 300-326 MB at 8, 298-303 MB at 4, with no loss of throughput).
+ * Given to each worker in its resourceLimits (pool.ts).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 4;
+
+/**
  * How large a worker's old generation may grow before V8 collects it whole (mark-compact). Every
  * execution leaves garbage there, whatever the flow does: spectral's dist is TypeScript compiled
  * to generators (`__awaiter(this, …, function* () {…})`), V8 gives each generator closure a map of
