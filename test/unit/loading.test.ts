@@ -186,7 +186,7 @@ export default integration({
       }
     });
 
-    it("serves esbuild's command-line build first on a cold start; the watch's first build finds the same bundle", async () => {
+    it("serves esbuild's command-line build first on a cold start; the watch's first build finds the same bundle, async functions native in both", async () => {
       const { workspace, outcomes, loader } = coldLoader();
       try {
         await loader.start();
@@ -194,6 +194,8 @@ export default integration({
         assert.ok(outcomes[0].ok && !outcomes[0].reused);
         await waitFor(() => outcomes.length === 2, 30_000, "the watch's first build");
         assert.deepEqual(outcomes[1], { ok: true, file: outcomes[0].file, reused: true });
+        // Both builds made spectral's async functions native again (nativeAsync.ts).
+        assert.doesNotMatch(fs.readFileSync(outcomes[0].file, "utf8"), /\b__awaiter\(/);
         assert.deepEqual(fs.readdirSync(path.join(workspace, ".refract/builds")).sort(), [path.basename(outcomes[0].file), `${path.basename(outcomes[0].file)}.map`, "last.json"]);
       } finally {
         await loader.stop();

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { nativeAsync } from "./nativeAsync";
 
 /**
  * A build's outcome. `reused` is a good bundle identical to the last one: the one serving, or at
@@ -117,8 +118,8 @@ export class Loader {
 
   private builtWith(): string | null {
     const found = findIntegration(this.workspace, this.entry);
-    // What a cached bundle must have been made with: the entry, the esbuild version, the map's form.
-    return "entry" in found ? `${found.entry} esbuild ${esbuild.version} map beside` : null;
+    // What a cached bundle must have been made with: the entry, the esbuild version, the map's form, nativeAsync.
+    return "entry" in found ? `${found.entry} esbuild ${esbuild.version} map beside, native async` : null;
   }
 
   private validCache(): string | null {
@@ -210,18 +211,21 @@ export class Loader {
   }
 
   /**
-   * Keeps the bundle esbuild just wrote (`bundle.js` and its map), under its content's name, and
-   * writes `last.json`; unless it is the one serving.
+   * Keeps the bundle esbuild just wrote (`bundle.js` and its map) with TypeScript's generator-run
+   * async functions made native again (nativeAsync.ts), under its content's name, and writes
+   * `last.json`; unless it is the one serving.
    */
   private keep(inputFiles: string[]): BuildOutcome {
     const bundle = path.join(this.outDir, "bundle.js");
+    const code = nativeAsync(fs.readFileSync(bundle, "utf8")).code;
     // Named by content: an unchanged rebuild is recognised, and files never collide across runs.
-    const file = path.join(this.outDir, `build-${createHash("sha256").update(fs.readFileSync(bundle)).digest("hex").slice(0, 16)}.js`);
+    const file = path.join(this.outDir, `build-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.js`);
+    fs.rmSync(bundle);
     if (file === this.current) {
-      for (const f of [bundle, `${bundle}.map`]) fs.rmSync(f, { force: true });
+      fs.rmSync(`${bundle}.map`, { force: true });
       return { ok: true, file, reused: true };
     }
-    fs.renameSync(bundle, file);
+    fs.writeFileSync(file, code);
     fs.renameSync(`${bundle}.map`, `${file}.map`);
     this.current = file;
     const inputs: BuildCache["inputs"] = {};
