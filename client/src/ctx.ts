@@ -1,6 +1,7 @@
 import { GraphQLClient } from "graphql-request";
 import * as vscode from "vscode";
 import { fork, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import { CloseAction, ErrorAction, ErrorHandler, IPCMessageReader, IPCMessageWriter, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest } from "../../protocol/lsp";
 import { settings } from "./config";
@@ -31,7 +32,7 @@ export class Ctx implements vscode.Disposable {
     // could hold them open after it died and delay noticing by minutes).
     const module = extension.asAbsolutePath("dist/cli.js");
     const serverOptions: ServerOptions = async () => {
-      const child = fork(module, ["--node-ipc"], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+      const child = fork(module, ["--node-ipc"], { execArgv: shebangFlags(module), stdio: ["ignore", "ignore", "ignore", "ipc"] });
       this.server = child;
       return { reader: new IPCMessageReader(child), writer: new IPCMessageWriter(child) };
     };
@@ -114,5 +115,21 @@ export class Ctx implements vscode.Disposable {
     this.restarted.dispose();
     this.buildChanged.dispose();
     this.output.dispose();
+  }
+}
+
+/**
+ * The Node flags of the bin's shebang (esbuild.mjs: one V8 helper thread, the main thread's heap
+ * sizes), for the server to run as `refract serve` does: fork() starts Node itself, which does not
+ * read the shebang, and would pass the extension host's own flags instead.
+ */
+export function shebangFlags(file: string): string[] {
+  const head = Buffer.alloc(512);
+  const fd = fs.openSync(file, "r");
+  try {
+    const line = head.toString("utf8", 0, fs.readSync(fd, head, 0, head.length, 0)).split("\n")[0];
+    return line.startsWith("#!") ? line.split(" ").filter((word) => word.startsWith("--")) : [];
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readPayload } from "../../client/src/commands";
+import { shebangFlags } from "../../client/src/ctx";
 import type { RefractApi } from "../../client/src/extension";
 
 const checks: Array<[string, () => Promise<void>]> = [];
@@ -34,6 +35,14 @@ check("activates without waiting for the server", async () => {
   const [flows] = await Promise.all([instances(), api.customers.getChildren(), api.executions.getChildren()]);
   assert.ok(flows.length > 0, "the system instance shows its flows");
   timings.viewsFilledMs = Date.now() - started;
+});
+
+check("the server process runs with the Node flags of the bin's shebang, as `refract serve` does", async () => {
+  const cli = path.join(vscode.extensions.getExtension("refract.refract")!.extensionPath, "dist", "cli.js");
+  const flags = shebangFlags(cli);
+  assert.ok(flags.includes("--v8-pool-size=1"), `the shebang's flags: ${flags.join(" ")}`);
+  const cmdline = fs.readFileSync(`/proc/${(await api.runtime()).pid}/cmdline`, "utf8").split("\0");
+  assert.deepEqual(cmdline.slice(1, 1 + flags.length), flags, `the server's command line: ${cmdline.join(" ")}`);
 });
 
 check("the Executions view shows a triggered execution when it ends, without polling", async () => {
