@@ -5,7 +5,7 @@ import { encode } from "@msgpack/msgpack";
 import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
 import { AppendFile } from "../../server/src/store/appendFile";
 import { LogSearch } from "../../server/src/store/logs";
-import { ExecutionStore } from "../../server/src/store/executions";
+import { ExecutionStore, journalLine } from "../../server/src/store/executions";
 import { tmpDir } from "../helpers";
 
 const scope = { flowConfigId: "fc", flowId: "f", flowName: "Flow", instanceId: "in", customerId: "c", integrationId: "i", isTestExecution: false };
@@ -35,6 +35,23 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await text.flushed();
     assert.equal(fs.readFileSync(text.path, "utf8"), "é1\n2\n");
     await text.close();
+  });
+
+  it("writes each journal entry as JSON.stringify does, whatever its strings hold", () => {
+    const odd = 'quote " backslash \\ newline \n tab \t nul \u0000 é 😀 \u2028';
+    const entries: Parameters<typeof journalLine>[0][] = [
+      { e: "scope", ...scope, flowName: odd },
+      { e: "accepted", id: "SW5zdGFuY2U6MQ==", scope: "fc", invokeType: "WEBHOOK", startedAt: 1795861599305, request: { offset: 0, length: 1290 } },
+      { e: "accepted", id: odd, scope: odd, invokeType: "SCHEDULED", startedAt: 0, request: null },
+      { e: "accepted", id: "x", scope: "fc", invokeType: "CROSS_FLOW", startedAt: 1, request: null, links: { invokedBy: odd, retryCount: 2 } },
+      { e: "started", id: odd, at: 1795861599306, versionNumber: 12 },
+      { e: "step", id: "x", stepName: "onTrigger", startedAt: 1, endedAt: 2, hasError: false, offset: 2 ** 40, length: 0 },
+      { e: "step", id: "x", stepName: "onExecution", startedAt: 1, endedAt: 2, hasError: true, offset: 7, length: 9 },
+      { e: "ended", id: "x", at: 3, status: "SUCCESS", resultType: "COMPLETED", error: null, logs: { offset: 0, length: Number.MAX_SAFE_INTEGER } },
+      { e: "ended", id: "x", at: 3, status: "ERROR", resultType: "ERROR", error: odd, logs: null },
+      { e: "logs", id: "x", logs: { offset: 5, length: 6 } },
+    ];
+    for (const entry of entries) assert.equal(journalLine(entry), JSON.stringify(entry) + "\n", entry.e);
   });
 
   it("keeps exact times however far they are from the process's start (the index stores them relative to it)", async () => {

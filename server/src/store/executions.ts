@@ -208,6 +208,29 @@ type JournalEntry =
   /** Log lines written after the end (about retries) widen the stretch. */
   | { e: "logs"; id: string; logs: BlobRef };
 
+/**
+ * An entry as its journal line: `JSON.stringify(entry)` and a newline. The entries every execution
+ * writes (accepted, started, step, ended) are written out field by field, in their types' order,
+ * which takes a quarter of the time (five of them an execution, on the thread that answers webhooks).
+ */
+export function journalLine(entry: JournalEntry): string {
+  const q = JSON.stringify;
+  switch (entry.e) {
+    case "accepted":
+      if (entry.links) break;
+      return `{"e":"accepted","id":${q(entry.id)},"scope":${q(entry.scope)},"invokeType":${q(entry.invokeType)},"startedAt":${entry.startedAt},"request":${blobRef(entry.request)}}\n`;
+    case "started":
+      return `{"e":"started","id":${q(entry.id)},"at":${entry.at},"versionNumber":${entry.versionNumber}}\n`;
+    case "step":
+      return `{"e":"step","id":${q(entry.id)},"stepName":${q(entry.stepName)},"startedAt":${entry.startedAt},"endedAt":${entry.endedAt},"hasError":${entry.hasError},"offset":${entry.offset},"length":${entry.length}}\n`;
+    case "ended":
+      return `{"e":"ended","id":${q(entry.id)},"at":${entry.at},"status":${q(entry.status)},"resultType":${q(entry.resultType)},"error":${q(entry.error)},"logs":${blobRef(entry.logs)}}\n`;
+  }
+  return `${q(entry)}\n`;
+}
+
+const blobRef = (ref: BlobRef | null) => (ref ? `{"offset":${ref.offset},"length":${ref.length}}` : "null");
+
 /** The entries that change an execution already in the index. */
 type Change = Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>;
 
@@ -331,7 +354,7 @@ export class ExecutionStore {
   }
 
   private write(x: ExecutionRecord, entry: Change): void {
-    this.day(x.day).journal.appendText(JSON.stringify(entry) + "\n");
+    this.day(x.day).journal.appendText(journalLine(entry));
     x.apply(entry);
     this.changes.emit("change", x, entry.e === "logs");
   }
@@ -347,7 +370,7 @@ export class ExecutionStore {
     if (!shared || !sameScope(shared, scope)) {
       shared = scope;
       day.scopes.set(scope.flowConfigId, scope);
-      day.journal.appendText(JSON.stringify({ e: "scope", ...scope }) + "\n");
+      day.journal.appendText(journalLine({ e: "scope", ...scope }));
     }
     const ref: BlobRef | null = request ? { offset: day.blobs.append(request), length: request.byteLength } : null;
     const x = new ExecutionRecord(id, dayName, shared, invokeType, startedAt, ref, links);
@@ -356,7 +379,7 @@ export class ExecutionStore {
     const entry: JournalEntry = links
       ? { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref, links }
       : { e: "accepted", id, scope: scope.flowConfigId, invokeType, startedAt, request: ref };
-    day.journal.appendText(JSON.stringify(entry) + "\n");
+    day.journal.appendText(journalLine(entry));
     this.changes.emit("change", x, false);
     return request ? Promise.all([day.blobs.flushed(), day.journal.flushed()]).then(() => undefined) : day.journal.flushed();
   }
