@@ -161,7 +161,7 @@ function stepResults(executions: Iterable<ExecutionRecord>, args: StepArgs) {
     throw new GraphQLError(`Step results cannot be ordered by ${field}`);
   });
   // Ties (a step often starts in the millisecond the one before it ended) go by execution, then step order.
-  return connection(items, args, { ...order, id: (s) => `${s.x.id}/${s.x.steps.indexOf(s.step)}` }, MAX_PAGE);
+  return connection(items, args, { ...order, id: (s) => `${s.x.id}/${s.step.stepName === "onTrigger" ? 0 : 1}` }, MAX_PAGE);
 }
 
 const blobUrl = (ctx: ApiContext, x: ExecutionRecord, part: string) => ctx.blobs.url(ctx.origin, `/results/${encodeURIComponent(x.id)}/${part}`);
@@ -194,7 +194,7 @@ export const executionResolvers: ApiResolvers = {
     endedAt: (x: ExecutionRecord) => iso(x.endedAt),
     error: (x: ExecutionRecord) => x.error,
     versionNumber: (x: ExecutionRecord) => x.versionNumber,
-    stepCount: (x: ExecutionRecord) => x.steps.length,
+    stepCount: (x: ExecutionRecord) => x.stepCount,
     retryCount: (x: ExecutionRecord) => x.links?.retryCount ?? 0,
     flow: (x: ExecutionRecord, _: unknown, ctx: ApiContext) => flowNode(ctx, x.scope.flowId),
     flowConfig: (x: ExecutionRecord, _: unknown, ctx: ApiContext) => flowConfigOf(ctx, x.scope.flowConfigId),

@@ -42,7 +42,7 @@ function executionChange(x: ExecutionRecord, logged: boolean): ExecutionChange {
     startedAt: new Date(x.startedAt).toISOString(),
     endedAt: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
     error: x.error,
-    stepCount: x.steps.length,
+    stepCount: x.stepCount,
     logged,
   };
 }

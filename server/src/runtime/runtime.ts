@@ -340,7 +340,7 @@ export class Runtime extends EventEmitter {
     } else {
       return;
     }
-    this.store.appendLogs(parent.id, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: parent.steps.length ? "onExecution" : "onTrigger", executionId: parent.id, message }) + "\n");
+    this.store.appendLogs(parent.id, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: parent.stepCount ? "onExecution" : "onTrigger", executionId: parent.id, message }) + "\n");
     throw new TriggerRefused(508, message);
   }
 
