@@ -94,7 +94,7 @@ function walk(code: string, node: AnyNode, gen: Generator | null, edits: Edit[],
       const args = node.arguments[1];
       const params = code.slice(code.indexOf("(", fn.start) + 1, code.lastIndexOf(")", fn.body.start));
       const passed = isVoid0(args) ? "" : code.slice(args.start + 1, args.end - 1);
-      // Moved text must not carry a template literal, whose line breaks sameLines would change.
+      // Moved text must not carry a template literal, whose line breaks replace() would change.
       if (!inner.ok || params.includes("`") || passed.includes("`")) {
         counts.kept++;
         return;

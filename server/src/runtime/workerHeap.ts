@@ -10,14 +10,14 @@ import { setFlagsFromString } from "node:v8";
 export const WORKER_YOUNG_GENERATION_MB = 4;
 
 /**
- * How large a worker's old generation may grow before V8 collects it whole (mark-compact). Every
- * execution leaves garbage there, whatever the flow does: spectral's dist is TypeScript compiled
- * to generators (`__awaiter(this, …, function* () {…})`), V8 gives each generator closure a map of
- * its own, in the old generation, that points back to the closure, so the context and params its
- * closures capture outlive every scavenge and wait for the next mark-compact (about 7 KB an
- * execution; a generator that captures nothing, or an async function, leaves none). With V8's
- * own limit for a ~14 MB heap that was a mark-compact every ~2 s per worker at 1,000 executions/s,
- * whose CPU the thread answering webhooks felt. With the main thread's own limit at 64 MB (the
+ * How large a worker's old generation may grow before V8 collects it whole (mark-compact). Code
+ * run by generators leaves garbage there: V8 gives each generator closure a map of its own, in the
+ * old generation, that points back to the closure, so what it captures outlives every scavenge and
+ * waits for the next mark-compact. Spectral's dist was all TypeScript compiled to generators
+ * (about 7 KB an execution; nativeAsync.ts now makes them async functions again, but an
+ * integration's other packages may still run some). With V8's own limit for a ~14 MB heap that
+ * was a mark-compact every ~2 s per worker at 1,000 executions/s, whose CPU the thread answering
+ * webhooks felt. With the main thread's own limit at 64 MB (the
  * bin's shebang, esbuild.mjs) and this one, the paced p99 of `npm run bench` went from a median
  * of 2.2 ms to 1.3 ms; 24 and 32 MB measured alike, and the smaller keeps the workers' memory lower.
  */
