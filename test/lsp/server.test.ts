@@ -209,6 +209,25 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(await server.stop(), 0);
   });
 
+  it("survives malformed protocol messages: cancels that name no request, requests and notifications with wrong params", async () => {
+    const server = new LanguageServer();
+    await server.initialize(copyFixture("basic"), { port: 0, dataDir: tmpDir("lsp-malformed") });
+    const alive = <T>(request: Promise<T>) => Promise.race([request, server.exited.then((code) => assert.fail(`the server exited with ${code}`))]);
+    // Raw over the IPC channel, as a broken client would send them (the protocol library types them away).
+    for (const params of [{}, null, undefined, { id: null }, { id: {} }, "x", 5, []]) server.child.send({ jsonrpc: "2.0", method: "$/cancelRequest", params });
+    server.child.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 424242 } }); // well formed, for no pending request
+    for (const method of ["textDocument/didOpen", "textDocument/didChange", "textDocument/didClose", "workspace/didChangeConfiguration", "$/setTrace"]) {
+      for (const params of [{}, null, { textDocument: 5 }, { textDocument: { uri: "file:///nope.ts" }, contentChanges: [{}] }]) server.child.send({ jsonrpc: "2.0", method, params });
+    }
+    for (const method of ["textDocument/hover", "textDocument/codeLens", "textDocument/completion"]) {
+      for (const params of [{}, { textDocument: 5 }, { textDocument: { uri: "file:///nope.ts" }, position: { line: -1, character: "x" } }]) {
+        await alive(server.connection.sendRequest(method, params).catch((err: Error) => err)); // answered, with a result or an error
+      }
+    }
+    assert.ok((await alive(server.connection.sendRequest(RuntimeInfoRequest))).apiUrl, "still answering");
+    assert.equal(await server.stop(), 0);
+  });
+
   it("exits 1 on an exit without a shutdown, as LSP says, and the data dir it leaves serves again", async () => {
     const workspace = copyFixture("basic");
     const dataDir = tmpDir("lsp-exit");

@@ -1,6 +1,17 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CodeLensRefreshRequest, ProposedFeatures, TextDocumentSyncKind, TextDocuments, createConnection } from "vscode-languageserver/node";
+import {
+  CodeLensRefreshRequest,
+  IPCMessageReader,
+  IPCMessageWriter,
+  Message,
+  MessageReader,
+  NotificationMessage,
+  ProposedFeatures,
+  TextDocumentSyncKind,
+  TextDocuments,
+  createConnection,
+} from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { BuildStateNotification, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
 import type { BuildState } from "../runtime/runtime";
@@ -14,7 +25,10 @@ import { editorFeatures } from "./features";
  * execution changes and build states to the client (protocol/lsp.ts).
  */
 export function startLanguageServer(): void {
-  const connection = createConnection(ProposedFeatures.all);
+  // Node IPC is how the extension starts it; other transports (--stdio, --socket) as the library sets them up.
+  const connection = process.argv.includes("--node-ipc")
+    ? createConnection(ProposedFeatures.all, withoutMalformedCancels(new IPCMessageReader(process)), new IPCMessageWriter(process))
+    : createConnection(ProposedFeatures.all);
   // The client gives this process no stdio: what the runtime and its workers write to stderr goes
   // to the client as log messages.
   process.stderr.write = ((chunk: string | Uint8Array) => {
@@ -151,5 +165,24 @@ function serveOptions(workspace: string, s: Settings): ServeOptions {
     allowedHosts: [],
     json: false,
     workerScript: path.join(__dirname, "worker.js"),
+  };
+}
+
+/**
+ * The client's messages, less `$/cancelRequest` notifications that name no request: vscode-jsonrpc
+ * reads `params.id` of every cancel as it arrives, outside any handler, and a cancel without one
+ * threw there and ended the process (and the runtime with it). There is nothing to cancel.
+ */
+function withoutMalformedCancels(reader: MessageReader): MessageReader {
+  const namesRequest = (m: NotificationMessage) => {
+    const id = (m.params as { id?: unknown } | null | undefined)?.id;
+    return typeof id === "number" || typeof id === "string";
+  };
+  return {
+    onError: reader.onError,
+    onClose: reader.onClose,
+    onPartialMessage: reader.onPartialMessage,
+    listen: (callback) => reader.listen((m) => (Message.isNotification(m) && m.method === "$/cancelRequest" && !namesRequest(m) ? undefined : callback(m))),
+    dispose: () => reader.dispose(),
   };
 }
