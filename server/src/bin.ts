@@ -22,5 +22,25 @@ try {
 } catch {
   // no temp folder to use: compile without a cache
 }
+const cache = trusted ? path.join(folder, `server-${size}-${Math.round(mtimeMs)}.cache`) : null;
+if (cache) keepRecentCaches(folder, cache);
 // Saved once a server has run for a few seconds: start-up's functions are compiled by then.
-runWithCodeCache(server, trusted ? path.join(folder, `server-${size}-${Math.round(mtimeMs)}.cache`) : null, 3000);
+runWithCodeCache(server, cache, 3000);
+
+/**
+ * Every build of the server has a cache of its own (0.7 MB), and every `npm start` or `npm test`
+ * builds: a new one makes the others go but the last few saved.
+ */
+function keepRecentCaches(folder: string, current: string, keep = 3): void {
+  try {
+    if (fs.existsSync(current)) return;
+    const others = fs
+      .readdirSync(folder)
+      .filter((f) => /^server-\d+-\d+\.cache$/.test(f))
+      .map((f) => ({ file: path.join(folder, f), saved: fs.statSync(path.join(folder, f)).mtimeMs }))
+      .sort((a, b) => b.saved - a.saved);
+    for (const { file } of others.slice(keep)) fs.rmSync(file, { force: true });
+  } catch {
+    // another process pruned at the same time, or the folder went: nothing to keep tidy
+  }
+}

@@ -198,6 +198,21 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(fs.statSync(file).mtimeMs, saved);
   });
 
+  it("keeps the code caches of the last few server builds, not one more per rebuild", () => {
+    const tmp = tmpDir("os-tmp");
+    const folder = path.join(tmp, `refract-${process.getuid!()}`);
+    fs.mkdirSync(folder, { mode: 0o700 });
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    for (let h = 1; h <= 6; h++) {
+      fs.writeFileSync(path.join(folder, `server-${h}-${h}.cache`), "old build");
+      fs.utimesSync(path.join(folder, `server-${h}-${h}.cache`), hoursAgo(h), hoursAgo(h));
+    }
+    fs.writeFileSync(path.join(folder, "notes.txt"), "not a cache");
+    const { status } = spawnSync(process.execPath, [CLI, "--help"], { env: { ...process.env, TMPDIR: tmp }, timeout: 20_000 });
+    assert.equal(status, 0);
+    assert.deepEqual(fs.readdirSync(folder).sort(), ["notes.txt", "server-1-1.cache", "server-2-2.cache", "server-3-3.cache"], "the three saved last stay");
+  });
+
   it("on SIGTERM and SIGINT stops accepting, lets running executions finish, releases the lock and exits 0", async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const workspace = copyFixture("basic");
