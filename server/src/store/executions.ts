@@ -237,7 +237,8 @@ type JournalEntry =
 /**
  * An entry as its journal line: `JSON.stringify(entry)` and a newline. The entries every execution
  * writes (accepted, started, step, ended) are written out field by field, in their types' order,
- * which takes a quarter of the time (five of them an execution, on the thread that answers webhooks).
+ * in about half the time (0.9 against 1.7 µs a line with its append; five lines an execution, on
+ * the thread that answers webhooks).
  */
 export function journalLine(entry: JournalEntry): string {
   const q = JSON.stringify;
