@@ -148,6 +148,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(odd.headers.get("content-length"), "3");
     assert.equal(odd.headers.get("transfer-encoding"), null);
     assert.equal(odd.headers.get("x-bad"), null);
+    assert.equal(odd.headers.get("__proto__"), "kept", "a header named __proto__ is a header like any other");
     assert.equal(odd.headers.get("x-fine"), "yes");
     const circular = await postJson(`${s.flows["Sync Echo"]}?circular=1`, {});
     assert.equal(circular.status, 500);

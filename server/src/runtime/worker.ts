@@ -249,7 +249,8 @@ function responseHeaders(given: unknown, logger: ReturnType<typeof makeLogger>):
     const value = String(v);
     const why = !HEADER_NAME.test(name) ? "not a valid header name" : !isHeaderValue(value) ? "its value is not a valid header value" : RESERVED_HEADERS.has(name.toLowerCase()) ? "Refract sets it" : null;
     if (why) logger.warn(`The response's header ${JSON.stringify(name)} is left out: ${why}`);
-    else headers[name] = value;
+    // An own property even for `__proto__`, which plain assignment would take as the prototype.
+    else Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return headers;
 }
