@@ -3,7 +3,7 @@ import { ChildProcess, fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { IPCMessageReader, IPCMessageWriter, ProtocolConnection, createProtocolConnection } from "vscode-languageserver-protocol/node";
+import { IPCMessageReader, IPCMessageWriter, ProtocolConnection, StreamMessageReader, StreamMessageWriter, createProtocolConnection } from "vscode-languageserver-protocol/node";
 import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfoRequest } from "../../protocol/lsp";
 import { CLI, copyFixture, postJson, tmpDir, waitFor } from "../helpers";
 
@@ -226,6 +226,28 @@ describe("the language server (LSP mode of the server process)", function () {
     }
     assert.ok((await alive(server.connection.sendRequest(RuntimeInfoRequest))).apiUrl, "still answering");
     assert.equal(await server.stop(), 0);
+  });
+
+  it("over --stdio (how other editors start it) survives malformed cancels too, and exits 0 after shutdown and exit", async () => {
+    // Stream transports catch what the protocol library throws on a cancel without an id (it
+    // becomes a read error); only node IPC needed the filter. This pins that down.
+    const child = fork(CLI, ["--stdio"], { stdio: ["pipe", "pipe", "pipe", "ipc"] });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    connection.onNotification("window/logMessage", () => {});
+    connection.listen();
+    const alive = <T>(request: Promise<T>) => Promise.race([request, exited.then((code) => assert.fail(`the server exited with ${code}`))]);
+    const raw = (message: object) => {
+      const body = Buffer.from(JSON.stringify(message));
+      child.stdin!.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+    };
+    for (const params of [{}, null, { id: null }, { id: {} }, 5]) raw({ jsonrpc: "2.0", method: "$/cancelRequest", params });
+    const init: any = await alive(connection.sendRequest("initialize", { processId: process.pid, rootUri: pathToFileURL(copyFixture("basic")).href, capabilities: {}, initializationOptions: { port: 0, dataDir: tmpDir("lsp-stdio") } }));
+    assert.equal(init.serverInfo.name, "refract");
+    assert.ok((await alive(connection.sendRequest(RuntimeInfoRequest))).apiUrl, "answering after the malformed cancels");
+    await connection.sendRequest("shutdown");
+    await connection.sendNotification("exit");
+    assert.equal(await exited, 0);
   });
 
   it("exits 1 on an exit without a shutdown, as LSP says, and the data dir it leaves serves again", async () => {

@@ -25,7 +25,9 @@ import { editorFeatures } from "./features";
  * execution changes and build states to the client (protocol/lsp.ts).
  */
 export function startLanguageServer(): void {
-  // Node IPC is how the extension starts it; other transports (--stdio, --socket) as the library sets them up.
+  // Node IPC is how the extension starts it; other transports (--stdio, --socket, --pipe) as the
+  // library sets them up. Only the IPC reader needs withoutMalformedCancels: stream readers catch
+  // what the connection throws on such a cancel and report it as a read error.
   const connection = process.argv.includes("--node-ipc")
     ? createConnection(ProposedFeatures.all, withoutMalformedCancels(new IPCMessageReader(process)), new IPCMessageWriter(process))
     : createConnection(ProposedFeatures.all);
