@@ -309,4 +309,23 @@ describe("backpressure", () => {
       await s.stop();
     }
   });
+
+  it("holds webhooks that arrive together, and lets held ones in only as the queue has room", async () => {
+    const s = await startServer(copyFixture("basic"), { maxConcurrency: 2 });
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, s.runtime.queuedCount)), 5);
+    try {
+      // All at once: each sees the same queue before any of them is recorded, and as executions
+      // end, all the held ones used to be let in together (the queue then went past ten times the
+      // cap, and plain webhooks got 429).
+      const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => postJson(`${s.flows["Echo"]}?sleep=150`, { i })));
+      assert.deepEqual(answers.map((r) => r.status), answers.map(() => 200), "every webhook is answered 200, none 429");
+      const ended = await Promise.all(answers.map((r) => s.waitForEnd(r.json.executionId)));
+      assert.ok(ended.every((x) => x.status === "SUCCESS"));
+      assert.ok(most <= 2, `at most --max-concurrency executions waited in the queue (saw ${most})`);
+    } finally {
+      clearInterval(sample);
+      await s.stop();
+    }
+  });
 });

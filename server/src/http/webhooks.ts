@@ -36,27 +36,14 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
     else if (name.length === 14 && name.toLowerCase() === "content-length") declared = Number(value);
   }
   if (declared > options.maxBodyBytes) return tooLarge(req, res, options);
-  let room;
+  let admission;
   try {
-    room = runtime.roomToAccept(headers);
+    admission = runtime.admit(headers);
   } catch (err) {
     if (!(err instanceof TriggerRefused)) throw err;
     req.resume();
     return sendJson(res, err.status, { error: err.message }, { "retry-after": "1" });
   }
-  if (room) await room;
-  const body = await readBody(req, options.maxBodyBytes);
-  if (body === null) return tooLarge(req, res, options);
-
-  const request: TriggerRequest = {
-    method: req.method!,
-    headers,
-    queryParameters: url.search ? Object.fromEntries(new URLSearchParams(url.search)) : {},
-    body,
-    contentType,
-    pathFragment: fragment.map(safeDecode).join("/"),
-    invokeUrl: `${runtime.baseUrl}${url.pathname}${url.search}`,
-  };
 
   // The worker may report before trigger() resolves, so outcomes are kept until looked at.
   let triggered: { response?: FlowResponse } | undefined;
@@ -69,10 +56,26 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
 
   let started;
   try {
-    started = await runtime.trigger(safeDecode(flowConfigId ?? ""), request, waiters);
-  } catch (err) {
-    if (err instanceof TriggerRefused) return sendJson(res, err.status, { error: err.message });
-    return sendJson(res, 500, { error: `Could not record the execution: ${(err as Error).message}` });
+    if (admission.wait) await admission.wait;
+    const body = await readBody(req, options.maxBodyBytes);
+    if (body === null) return tooLarge(req, res, options);
+    const request: TriggerRequest = {
+      method: req.method!,
+      headers,
+      queryParameters: url.search ? Object.fromEntries(new URLSearchParams(url.search)) : {},
+      body,
+      contentType,
+      pathFragment: fragment.map(safeDecode).join("/"),
+      invokeUrl: `${runtime.baseUrl}${url.pathname}${url.search}`,
+    };
+    try {
+      started = await runtime.trigger(safeDecode(flowConfigId ?? ""), request, waiters);
+    } catch (err) {
+      if (err instanceof TriggerRefused) return sendJson(res, err.status, { error: err.message });
+      return sendJson(res, 500, { error: `Could not record the execution: ${(err as Error).message}` });
+    }
+  } finally {
+    admission.release(); // queued by now, or never will be
   }
   const { id: executionId, flow, synchronous: isSync } = started;
   const idHeader = { "prismatic-executionid": executionId };

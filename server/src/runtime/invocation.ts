@@ -20,6 +20,14 @@ export interface Started {
   synchronous: boolean;
 }
 
+/** A webhook's place under backpressure (Runtime.admit). */
+export interface Admission {
+  /** Resolves once there is room; null when there is room now. */
+  wait: Promise<void> | null;
+  /** Gives the room back: once the execution is queued, or the request came to nothing. */
+  release: () => void;
+}
+
 /** A webhook that cannot start an execution: the status and message to answer with. */
 export class TriggerRefused extends Error {
   constructor(

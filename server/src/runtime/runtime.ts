@@ -9,7 +9,7 @@ import { LogSearch } from "../store/logs";
 import { LogScans } from "../store/scans";
 import { FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
 import { FlowDefinition, IntegrationDefinition, configVarValue, readDefinition } from "./definition";
-import { ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
+import { Admission, ExecutionActionError, ExecutionWaiters, ReplayFilter, Started, TriggerRefused, UNKNOWN_FLOW, emptyRequest, headerValue, matchesReplayFilter, payloadField } from "./invocation";
 import { CurrentIntegration, Instances } from "./instances";
 import { BACKGROUND_AFTER_MS, BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
@@ -94,7 +94,10 @@ export class Runtime extends EventEmitter {
    * calls go first, and a bulk replay does not hold up or refuse webhooks.
    */
   private readonly backlog: Pending[] = [];
+  /** Held webhooks, in arrival order; each takes its room when called. */
   private readonly roomWaiters: Array<() => void> = [];
+  /** Webhooks let in that are not queued yet (reading their body, being recorded): room they hold. */
+  private admitted = 0;
   private readonly contexts = new Map<string, ContextBase>();
   /** Lifecycle hooks waiting for their worker's answer, by request id. */
   private readonly hooks = new Map<number, { worker: PoolWorker; scope: StateScope; done: (error: string | null) => void }>();
@@ -502,7 +505,11 @@ export class Runtime extends EventEmitter {
         else this.dispatch(i === 0 ? list.shift()! : list.splice(i, 1)[0]);
       }
     }
-    while (this.roomWaiters.length && this.queue.length < this.options.maxConcurrency) this.roomWaiters.shift()!();
+    this.letHeldWebhooksIn();
+  }
+
+  private letHeldWebhooksIn(): void {
+    while (this.roomWaiters.length && this.queue.length + this.admitted < this.options.maxConcurrency) this.roomWaiters.shift()!();
   }
 
   /** The flow's queueConfig allows no more running executions of this flow config now. */
@@ -520,17 +527,29 @@ export class Runtime extends EventEmitter {
   /**
    * Backpressure on webhooks: while as many executions wait in the queue as may run at once, a
    * new webhook waits (holding its connection) instead of growing the queue, so acceptance keeps
-   * pace with completion. Past ten times the cap (only schedules, deploys and cross-flow calls
-   * grow the queue that far) webhooks are refused with 429. Cross-flow calls never wait here:
-   * their caller may be holding a slot. Null when there is room now.
+   * pace with completion. Webhooks let in but not queued yet count as waiting: many arriving at
+   * once, or let in together, would otherwise all see the same room. Past ten times the cap (only
+   * schedules, deploys and cross-flow calls grow the queue that far) webhooks are refused with
+   * 429. Cross-flow calls never wait here: their caller may be holding a slot.
    */
-  roomToAccept(headers: Record<string, string>): Promise<void> | null {
-    if (this.queue.length < this.options.maxConcurrency || this.stopping) return null;
-    if (headerValue(headers, "prismatic-invoke-type") === "Cross Flow") return null;
+  admit(headers: Record<string, string>): Admission {
+    if (this.stopping || headerValue(headers, "prismatic-invoke-type") === "Cross Flow") return { wait: null, release: () => {} };
     if (this.queue.length >= 10 * this.options.maxConcurrency) {
       throw new TriggerRefused(429, `${this.queue.length} executions are queued, over ten times --max-concurrency (${this.options.maxConcurrency}); retry later`);
     }
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+    let holding = false;
+    const take = () => ((holding = true), this.admitted++);
+    const release = () => {
+      if (!holding) return;
+      holding = false;
+      this.admitted--;
+      this.letHeldWebhooksIn();
+    };
+    if (this.roomWaiters.length === 0 && this.queue.length + this.admitted < this.options.maxConcurrency) {
+      take();
+      return { wait: null, release };
+    }
+    return { wait: new Promise((resolve) => this.roomWaiters.push(() => (take(), resolve()))), release };
   }
 
   /** Executions accepted before a stop but never started run now, in the order they arrived. */
