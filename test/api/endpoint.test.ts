@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { serverAudits } from "graphql-http";
-import { TestServer, copyFixture, post, rawRequest, startServer } from "../helpers";
+import { TestServer, copyFixture, post, postJson, rawRequest, startServer } from "../helpers";
 
 describe("the GraphQL endpoint (/api)", function () {
   let s: TestServer;
@@ -102,6 +102,19 @@ describe("the GraphQL endpoint (/api)", function () {
     const bomb = await s.api(aliases(31));
     assert.deepEqual(bomb.json.errors.map((e: { message: string }) => e.message), ["The document has more than 30 aliased fields; ask for fewer in one request"]);
     assert.equal(bomb.json.data, undefined, "nothing ran");
+  });
+
+  it("bounds the list items of one request, however its lists nest (one small query ran the server out of memory)", async () => {
+    const ids = await Promise.all(Array.from({ length: 120 }, (_, i) => postJson(s.flows["Echo"], { i }).then((r) => r.json.executionId as string)));
+    await Promise.all(ids.map((id) => s.waitForEnd(id)));
+    const nested = (depth: number) => `{ ${"executionResults(first: 1000) { nodes { id instance { ".repeat(depth)}name${" } } }".repeat(depth)} }`;
+    const two = await s.api(nested(2));
+    assert.equal(two.json.errors, undefined, "120 × 120 items is within bounds");
+    assert.ok(two.json.data.executionResults.nodes.length >= 120);
+    const three = await s.api(nested(3)); // ≥ 120³: 1.7 million items
+    assert.equal(three.status, 200);
+    assert.match(three.json.errors[0].message, /^The request asks for more than 100000 list items in all/);
+    assert.equal((await s.api("{ authenticatedUser { name } }")).json.data.authenticatedUser.name.length > 0, true, "and the server goes on");
   });
 
   it("ignores variables the operation does not declare (VS Code sends stepId)", async () => {

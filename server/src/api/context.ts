@@ -9,6 +9,8 @@ export type ApiContext = {
   blobs: BlobSigner;
   /** `http://<Host header>`: the Host is one the allowlist accepted, so the caller can reach it. */
   origin: string;
+  /** List items given to this request so far, all lists together (bounded by MAX_ITEMS). */
+  items: number;
 };
 
 export type ApiResolvers = Resolvers<ApiContext>;

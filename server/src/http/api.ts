@@ -46,7 +46,7 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): ApiEndpoint 
       headers: req.headers,
       body,
       raw: req,
-      context: { runtime, blobs: options.blobs, origin },
+      context: { runtime, blobs: options.blobs, origin, items: 0 },
     });
     // Server-Timing: what the server spent on the request, body read to answer ready.
     const headers = { ...init.headers, "cache-control": "no-store", "server-timing": `total;dur=${(performance.now() - began).toFixed(2)}` };
