@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
+import * as path from "node:path";
 import { TestServer, copyFixture, post, postJson, startServer, waitFor } from "../helpers";
 
 /** Raw HTTP, for requests fetch will not send (odd headers, broken framing). */
@@ -132,6 +135,28 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(res.headers.get("x-flow"), "sync");
     const id = res.headers.get("prismatic-executionid")!;
     assert.equal((await s.waitForEnd(id)).status, "SUCCESS");
+  });
+
+  it("answers a synchronous flow only once its end is handed to the OS (a crash after the answer must not run it again)", async () => {
+    // At the moment the answer's head is written, the journal on disk already says the execution ended.
+    const journalSays = (id: string) => {
+      const root = path.join(s.runtime.options.dataDir, "executions");
+      return fs.readdirSync(root).some((day) => fs.readFileSync(path.join(root, day, "journal.ndjson"), "utf8").includes(`{"e":"ended","id":"${id}"`));
+    };
+    const seen: boolean[] = [];
+    const writeHead = http.ServerResponse.prototype.writeHead;
+    http.ServerResponse.prototype.writeHead = function (this: http.ServerResponse, ...args: any[]) {
+      const id = args.find((a) => a && typeof a === "object" && a["prismatic-executionid"])?.["prismatic-executionid"];
+      if (id) seen.push(journalSays(id));
+      return (writeHead as any).apply(this, args);
+    } as any;
+    try {
+      const res = await postJson(s.flows["Sync Echo"], { name: "durable" });
+      assert.equal(res.status, 201);
+    } finally {
+      http.ServerResponse.prototype.writeHead = writeHead;
+    }
+    assert.deepEqual(seen, [true]);
   });
 
   it("keeps a synchronous answer well-formed whatever the flow returns", async () => {

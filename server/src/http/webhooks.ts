@@ -93,6 +93,9 @@ export async function handleWebhook(runtime: Runtime, req: IncomingMessage, res:
       resolve();
     };
   });
+  // What the answer tells (the trigger ran, the execution ended) is handed to the OS first: a
+  // crash right after the answer would otherwise leave an execution that runs again at restart.
+  await runtime.store.flushed();
 
   if (!isSync && triggered) {
     return triggered.response ? sendFlowResponse(res, triggered.response, idHeader) : sendJson(res, 200, { executionId }, idHeader);
