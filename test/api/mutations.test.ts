@@ -120,6 +120,14 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
     await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, enabled: true } });
     assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, globalDebug: true } }))[0].field, "globalDebug");
     assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "" } }))[0].field, "name");
+    // Refused as a whole: nothing of it is applied (the name and labels used to be).
+    assert.ok((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "Half", labels: ["half"], enabled: false, configVariables: [{ key: "No Such Var", value: "x" }] } })).length);
+    assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "", configVariables: [{ key: "Fail Deploy", value: "true" }] } }))[0].field, "name");
+    const after = await s.data(`query($id: ID!) { instance(id: $id) { name labels enabled configVariables { nodes { value requiredConfigVariable { key } } } } }`, { id: instanceId });
+    assert.equal(after.instance.name, "Initech Production");
+    assert.deepEqual(after.instance.labels, ["prod"]);
+    assert.equal(after.instance.enabled, true);
+    assert.equal(after.instance.configVariables.nodes.find((v: any) => v.requiredConfigVariable.key === "Fail Deploy").value, "false");
 
     const tested = await mutate(s, TEST_FLOW_CONFIG, { id: hooked.id, payload: '{"via": "api"}' });
     const x = await s.waitForEnd(tested.testInstanceFlowConfigResult.execution.id);

@@ -141,10 +141,14 @@ export const mutationResolvers: ApiResolvers = {
         refuseUnsupported(input, ["flowConfigs", "configMode", "globalDebug", "logsDisabled", "stepResultsDisabled", "starred"]);
         let instance = instanceOf(ctx, input.id);
         if (input.integration != null && input.integration !== instance.integrationId) throw new InputError("integration", "An instance cannot move to another integration here: a workspace has one");
-        if (input.name != null || input.description != null || input.labels != null) {
-          instance = ctx.runtime.instances.updateInstance(instance.id, { name: input.name ?? undefined, description: input.description ?? undefined, labels: input.labels ?? undefined });
-        }
+        // All or nothing: the new name and labels are checked, then the config values checked and
+        // set, then the rest, which nothing refuses.
+        const update =
+          input.name != null || input.description != null || input.labels != null
+            ? ctx.runtime.instances.updateInstance(instance.id, { name: input.name ?? undefined, description: input.description ?? undefined, labels: input.labels ?? undefined })
+            : null;
         if (input.configVariables) instance = ctx.runtime.lifecycle.configure(instance.id, configValues(input.configVariables));
+        if (update) instance = update();
         if (input.enabled != null) instance = ctx.runtime.lifecycle.setEnabled(instance.id, input.enabled);
         return instance;
       }),

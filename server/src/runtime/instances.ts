@@ -190,12 +190,16 @@ export class Instances {
   }
 
   /** Renames, describes or labels an instance. */
-  updateInstance(instanceId: string, input: { name?: string; description?: string; labels?: string[] }): Instance {
+  /**
+   * Checks a change of name, description or labels and returns what applies it, so that a
+   * mutation that also changes other things checks everything before it changes anything.
+   */
+  updateInstance(instanceId: string, input: { name?: string; description?: string; labels?: string[] }): () => Instance {
     const instance = this.required(instanceId);
     const name = input.name === undefined ? instance.name : input.name.trim();
     if (!name) throw new InstanceError("An instance needs a name.", "name");
     const labels = input.labels === undefined ? instance.labels : checkedLabels(input.labels);
-    return this.change(() => Object.assign(instance, { name, description: input.description ?? instance.description ?? "", labels, updatedAt: new Date().toISOString() }));
+    return () => this.change(() => Object.assign(instance, { name, description: input.description ?? instance.description ?? "", labels, updatedAt: new Date().toISOString() }));
   }
 
   /** Sets config variable values (strings, as Prismatic stores them); the system instance needs no redeploy. */
