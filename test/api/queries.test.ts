@@ -192,6 +192,16 @@ describe("API queries over real executions", function () {
     assert.equal(errors.reduce((n: number, c: any) => n + c.count, 0), 1);
     const { json } = await s.api(`{ logHistogram(buckets: 0) { start } }`);
     assert.match(json.errors[0].message, /buckets must be between 1 and 1000/);
+    // A range of fewer milliseconds than buckets gets fewer buckets, each inside the range.
+    const at = new Date(x.startedAt).toISOString();
+    const narrow = async (lte: number, buckets: number) =>
+      (await s.data(`query($gte: DateTime, $lte: DateTime, $b: Int) { logHistogram(timestamp_Gte: $gte, timestamp_Lte: $lte, buckets: $b) { start end } }`, { gte: at, lte: new Date(x.startedAt + lte).toISOString(), b: buckets })).logHistogram;
+    assert.deepEqual(await narrow(0, 4), [{ start: at, end: at }]);
+    const two = await narrow(1, 5);
+    assert.equal(two.length, 2);
+    assert.ok(two.every((b: any) => Date.parse(b.start) <= Date.parse(b.end) && Date.parse(b.end) <= x.startedAt + 1));
+    assert.equal((await narrow(59, 60)).length, 60, "60 ms in 60 buckets");
+    assert.equal((await narrow(60, 60)).length, 31, "61 ms: 2 ms buckets, so 31 of them");
   });
 
   it("integration, instances, flow configs and the local user", async () => {

@@ -144,8 +144,11 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : ((await ctx.runtime.logs.find({}, { descending: false, limit: 1 }))[0]?.record.at ?? to));
   if (from > to) throw new GraphQLError("timestamp_Gte is after timestamp_Lte");
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
-  const counts = filter ? await ctx.runtime.logs.histogram({ ...filter, from, to }, { from, width, count: args.buckets }) : null;
-  return Array.from({ length: args.buckets }, (_, i) => ({
+  // A range of fewer milliseconds than buckets asked for (or one that does not divide evenly)
+  // gets fewer buckets: none starts after the range ends.
+  const buckets = Math.ceil((to - from + 1) / width);
+  const counts = filter ? await ctx.runtime.logs.histogram({ ...filter, from, to }, { from, width, count: buckets }) : null;
+  return Array.from({ length: buckets }, (_, i) => ({
     start: iso(from + i * width),
     end: iso(Math.min(to, from + (i + 1) * width - 1)),
     counts: SEVERITIES.flatMap((severity, s) => {
