@@ -111,7 +111,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
     if (port !== o.port && o.port !== 0) process.stderr.write(`refract: port ${o.port} is taken; using ${port}\n`);
     const url = `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${port}`;
     runtime.baseUrl = url;
-    fs.writeFileSync(path.join(o.dataDir, "lock"), JSON.stringify({ pid: process.pid, url }));
+    rewriteLock(o.dataDir, { pid: process.pid, url });
     warnIfNotIgnored(o);
 
     // The API's schema is built while the integration is bundled and loaded (the main thread
@@ -237,37 +237,90 @@ function startStats(runtime: Runtime): NodeJS.Timeout | null {
 }
 
 // ---------------------------------------------------------------- data dir: lock and token
-/** One process per data dir: the lock names its holder; a stale lock (dead pid) is taken over. */
+/**
+ * One process per data dir: the lock names its holder; a stale lock (dead pid) is taken over.
+ * Every lock file appears whole (written aside, then linked or renamed into place), so a reader
+ * never takes a lock being written for a stale one; and a stale lock is removed only under
+ * `lock.takeover`, itself taken exclusively, so two processes starting at once cannot both
+ * remove it and then each remove the other's new lock.
+ */
 function acquireLock(dataDir: string): () => void {
   const file = path.join(dataDir, "lock");
-  const content = JSON.stringify({ pid: process.pid });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, content, { flag: "wx" });
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        fs.rmSync(file, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new ServeError(`Cannot lock ${dataDir}: ${(err as Error).message}`);
-      let holder: { pid?: number; url?: string } = {};
+  const guard = `${file}.takeover`;
+  const mine = writeAside(file, { pid: process.pid });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (linked(mine, file)) {
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          fs.rmSync(file, { force: true });
+        };
+      }
+      refuseIfHeld(dataDir, file);
+      if (!linked(mine, guard)) {
+        // Another process is taking the stale lock over right now, or died doing so.
+        refuseIfHeld(dataDir, guard, "is being taken over by");
+        fs.rmSync(guard, { force: true });
+        continue;
+      }
       try {
-        holder = JSON.parse(fs.readFileSync(file, "utf8"));
-      } catch {
-        // a lock torn by a crash mid-write: stale
+        refuseIfHeld(dataDir, file); // looked at again now that no one else can remove it
+        fs.rmSync(file, { force: true });
+      } finally {
+        fs.rmSync(guard, { force: true });
       }
-      const pid = holder.pid;
-      if (typeof pid === "number" && Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new ServeError(
-          `The data dir ${dataDir} is in use by another refract (pid ${pid}${holder.url ? `, ${holder.url}` : ""}); stop it or use another data dir (if no refract runs there, delete ${file})`,
-        );
-      }
-      fs.rmSync(file, { force: true });
     }
+    throw new ServeError(`Cannot lock ${dataDir}: another refract keeps taking it over`);
+  } finally {
+    fs.rmSync(mine, { force: true });
   }
-  throw new ServeError(`Cannot lock ${dataDir}`);
+}
+
+/** The lock's new content, once the server listens (its URL): replaced whole, never seen empty. */
+function rewriteLock(dataDir: string, content: { pid: number; url: string }): void {
+  const file = path.join(dataDir, "lock");
+  fs.renameSync(writeAside(file, content), file);
+}
+
+function writeAside(file: string, content: object): string {
+  const aside = `${file}.${process.pid}`;
+  fs.writeFileSync(aside, JSON.stringify(content));
+  return aside;
+}
+
+/** Links `from` at `to` unless something is there already (an atomic create, whole). */
+function linked(from: string, to: string): boolean {
+  try {
+    try {
+      fs.linkSync(from, to);
+    } catch (err) {
+      // A file system without hard links: an exclusive create, then the content.
+      if (!["EPERM", "ENOTSUP", "ENOSYS"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+      fs.writeFileSync(to, fs.readFileSync(from), { flag: "wx" });
+    }
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw new ServeError(`Cannot lock ${path.dirname(to)}: ${(err as Error).message}`);
+  }
+}
+
+/** Throws if `file` names a live process other than this one (a missing or unreadable file names none). */
+function refuseIfHeld(dataDir: string, file: string, doing = "is in use by"): void {
+  let holder: { pid?: number; url?: string } = {};
+  try {
+    holder = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    // gone meanwhile, or a lock from before locks were written whole, torn by a crash: stale
+  }
+  const pid = holder.pid;
+  if (typeof pid === "number" && Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    throw new ServeError(
+      `The data dir ${dataDir} ${doing} another refract (pid ${pid}${holder.url ? `, ${holder.url}` : ""}); stop it or use another data dir (if no refract runs there, delete ${file})`,
+    );
+  }
 }
 
 function isAlive(pid: number): boolean {

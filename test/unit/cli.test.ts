@@ -113,6 +113,25 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(res.status, 200);
   });
 
+  it("a stale lock is taken over by exactly one of two serves started at once", async () => {
+    const workspace = copyFixture("basic");
+    const dataDir = path.join(workspace, ".refract");
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!; // a pid that has just exited
+    for (let round = 0; round < 4; round++) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(path.join(dataDir, "lock"), JSON.stringify({ pid: dead }));
+      const both = [start(["serve", workspace, "--port", "0", "--json"]), start(["serve", workspace, "--port", "0", "--json"])];
+      const outcomes = await Promise.all(both.map((p) => Promise.race([p.json("ready").then(() => "ready"), p.exited.then((code) => `exit ${code}`)])));
+      assert.deepEqual([...outcomes].sort(), ["exit 1", "ready"], `round ${round}: ${outcomes}`);
+      const loser = both[outcomes.indexOf("exit 1")];
+      assert.match(loser.stderr, /(is in use by|is being taken over by) another refract \(pid \d+/);
+      const winner = both[outcomes.indexOf("ready")];
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dataDir, "lock"), "utf8")).pid, winner.child.pid, "the lock names the one that serves");
+      assert.equal(await winner.kill(), 0);
+      assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.startsWith("lock")), [], "no lock, takeover or aside file is left");
+    }
+  });
+
   it("exits 1 when an explicit port is taken, and moves to the next free port when the default one is", async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
