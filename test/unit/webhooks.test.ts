@@ -114,6 +114,9 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const oddText = await post(s.flows["Echo"], latin1, { "content-type": "text/plain" });
     const xt = await s.waitForEnd(oddText.json.executionId);
     assert.deepEqual(JSON.parse((await s.step(xt, "onExecution")).data as string).body, { buffer: latin1.length }, "so do they under a text content type");
+    const oddJson = await post(s.flows["Echo"], latin1, { "content-type": "application/json" });
+    const xj = await s.waitForEnd(oddJson.json.executionId);
+    assert.deepEqual(JSON.parse((await s.step(xj, "onExecution")).data as string).body, { buffer: latin1.length }, "and under a JSON one (they are not JSON)");
     const text = await post(s.flows["Echo"], "café", { "content-type": "text/plain; charset=utf-8" });
     assert.equal(JSON.parse((await s.step(await s.waitForEnd(text.json.executionId), "onExecution")).data as string).body, "café");
   });

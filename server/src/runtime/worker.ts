@@ -279,6 +279,7 @@ function storable(payload: any): unknown {
 // ---------------------------------------------------------------- the trigger payload (spectral-runtime.md §4)
 function parseBody(body: Buffer, contentType: string): unknown {
   if (isJson(contentType)) {
+    if (!isUtf8(body)) return body; // JSON is UTF-8: these bytes are not JSON, and as text would lose some
     const text = body.toString("utf8");
     try {
       return JSON.parse(text);
