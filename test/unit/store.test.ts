@@ -131,7 +131,17 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     fs.writeFileSync(path.join(executions, "2026-11-17", "journal.ndjson"), "null\n5\n");
 
     const reopened = new ExecutionStore(dir);
-    assert.deepEqual(await reopened.open(undefined, t + 100), ["queued-1", "queued-2"]);
+    const said: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (said.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      assert.deepEqual(await reopened.open(undefined, t + 100), ["queued-1", "queued-2"]);
+    } finally {
+      process.stderr.write = write;
+    }
+    for (const [name, bytes] of [["journal.ndjson", 34], ["logs.ndjson", 14]] as const) {
+      assert.ok(said.some((l) => l.includes(`cut ${bytes} bytes of an unfinished write (a crash?) from the end of ${path.join(dayDir, name)}`)), `it says what it cut of ${name}: ${said}`);
+    }
     const running = reopened.executions.get("running")!;
     assert.equal(running.status, "ERROR");
     assert.equal(running.resultType, "ERROR");

@@ -114,14 +114,19 @@ export function cutTornTail(path: string): number {
       fs.readSync(fd, chunk, 0, end - start, start);
       const newline = chunk.subarray(0, end - start).lastIndexOf(0x0a);
       if (newline >= 0) {
-        if (start + newline + 1 < size) fs.ftruncateSync(fd, start + newline + 1);
+        if (start + newline + 1 < size) cut(fd, path, size, start + newline + 1);
         return start + newline + 1;
       }
       end = start;
     }
-    if (size > 0) fs.ftruncateSync(fd, 0);
+    if (size > 0) cut(fd, path, size, 0);
     return 0;
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function cut(fd: number, path: string, size: number, to: number): void {
+  fs.ftruncateSync(fd, to);
+  process.stderr.write(`refract: cut ${size - to} bytes of an unfinished write (a crash?) from the end of ${path}\n`);
 }
