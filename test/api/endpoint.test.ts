@@ -58,6 +58,15 @@ describe("the GraphQL endpoint (/api)", function () {
     const sameOrigin = await post(`${s.url}/api`, query, { ...headers, origin: s.url });
     assert.equal(sameOrigin.status, 200);
     assert.equal(sameOrigin.headers.get("access-control-allow-origin"), null);
+    // Through a TLS tunnel (--allowed-host) the page is https: it may call, and gets https blob URLs.
+    const x = (await postJson(s.flows["Echo"], {})).json.executionId;
+    await s.waitForEnd(x);
+    const urls = JSON.stringify({ query: `{ executionResult(id: "${x}") { stepResults { nodes { resultsUrl } } } }` });
+    const tunneled = await post(`${s.url}/api`, urls, { ...headers, origin: s.url.replace("http:", "https:") });
+    assert.equal(tunneled.status, 200);
+    assert.match(tunneled.json.data.executionResult.stepResults.nodes[0].resultsUrl, new RegExp(`^${s.url.replace("http:", "https:")}/results/`));
+    assert.match((await post(`${s.url}/api`, urls, headers)).json.data.executionResult.stepResults.nodes[0].resultsUrl, new RegExp(`^${s.url}/results/`), "plain http otherwise");
+    assert.equal((await post(`${s.url}/api`, urls, { ...headers, origin: `https://evil.example` })).status, 403);
   });
 
   it("answers malformed, oversized and wrong-method requests with clear errors", async () => {

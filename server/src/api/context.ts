@@ -7,7 +7,7 @@ import type { Resolvers } from "./schema";
 export type ApiContext = {
   runtime: Runtime;
   blobs: BlobSigner;
-  /** `http://<Host header>`: the Host is one the allowlist accepted, so the caller can reach it. */
+  /** This server as the caller reaches it (http/auth.ts serverOrigin): where blob URLs point. */
   origin: string;
   /** List items given to this request so far, all lists together (bounded by MAX_ITEMS). */
   items: number;

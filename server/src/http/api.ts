@@ -3,7 +3,7 @@ import { DocumentNode, GraphQLError, ValidationContext, ValidationRule, parse, v
 import { createHandler } from "graphql-http";
 import { ApiContext, apiSchema } from "../api";
 import { Runtime } from "../runtime/runtime";
-import { bearerCheck } from "./auth";
+import { bearerCheck, serverOrigin } from "./auth";
 import { BlobSigner } from "./blobs";
 import { readBody, sendJson } from "./respond";
 import type { RequestTarget } from "./server";
@@ -29,7 +29,7 @@ export function apiEndpoint(runtime: Runtime, options: ApiOptions): ApiEndpoint 
     (handler ??= createHandler<IncomingMessage, ApiContext, ApiContext>({ schema: apiSchema(), context: (req) => req.context, validationRules: [limitAliases], ...documentCache() }));
   const endpoint: ApiEndpoint = async (req, res, url) => {
     if (!authorized(req, res)) return;
-    const origin = `http://${req.headers.host}`;
+    const origin = serverOrigin(req);
     const began = performance.now();
     let body: string | null = null;
     if (req.method === "POST") {

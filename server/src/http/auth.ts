@@ -10,8 +10,10 @@ import { sendJson } from "./respond";
 export function bearerCheck(token: string): (req: IncomingMessage, res: ServerResponse) => boolean {
   const expected = digest(token);
   return (req, res) => {
-    if (req.headers.origin !== undefined && req.headers.origin !== `http://${req.headers.host}`) {
-      sendJson(res, 403, { errors: [{ message: `Requests from ${req.headers.origin} are refused: the API answers this server's own pages and non-browser clients` }] });
+    const { origin, host } = req.headers;
+    // The scheme is either: through a TLS tunnel (--allowed-host) a page here is https.
+    if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
+      sendJson(res, 403, { errors: [{ message: `Requests from ${origin} are refused: the API answers this server's own pages and non-browser clients` }] });
       return false;
     }
     const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
@@ -21,6 +23,16 @@ export function bearerCheck(token: string): (req: IncomingMessage, res: ServerRe
     }
     return true;
   };
+}
+
+/**
+ * This server as the caller reaches it, for the URLs it hands out: `http://<Host>`, or
+ * `https://<Host>` behind a TLS tunnel (`--allowed-host`), as a page's Origin there says (or a
+ * proxy's X-Forwarded-Proto). The Host has passed the allowlist before this is asked.
+ */
+export function serverOrigin(req: IncomingMessage): string {
+  const host = req.headers.host;
+  return req.headers.origin === `https://${host}` || req.headers["x-forwarded-proto"] === "https" ? `https://${host}` : `http://${host}`;
 }
 
 /** Both sides hashed first, so the comparison takes the same time whatever the given token's length. */
