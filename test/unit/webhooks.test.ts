@@ -262,6 +262,15 @@ describe("webhooks (INTERFACES.md §2)", function () {
     const chunked = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(1024 * 1024 + 10).toString(16)}\r\n${"a".repeat(1024 * 1024 + 10)}\r\n0\r\n\r\n`);
     assert.match(chunked, /^HTTP\/1.1 413/);
     assert.equal((await postJson(s.flows["Echo"], {})).status, 200);
+    // Expect: 100-continue with a declared body over the limit: 413 at once, no invitation to send it.
+    const expect = (value: string, length: number) => rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\nExpect: ${value}\r\nConnection: close\r\n\r\n`);
+    const early = await expect("100-continue", 1024 * 1024 + 1);
+    assert.match(early, /^HTTP\/1.1 413/);
+    assert.doesNotMatch(early, /100 Continue/);
+    assert.match(await expect("100-continue", 0), /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK/);
+    const odd = await expect("teapot", 0);
+    assert.match(odd, /^HTTP\/1.1 417/);
+    assert.match(odd, /"error":"Expect: teapot is not one this server meets/);
   });
 
   it("answers oversized and malformed headers with a JSON error", async () => {

@@ -60,6 +60,18 @@ export function createHttpServer(runtime: Runtime, options: HttpOptions): { serv
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
     socket.end(rawJson(status, { error: status === 431 ? "Request headers are too large" : `Malformed HTTP request: ${err.code ?? err.message}` }));
   });
+  // `Expect: 100-continue`: a body declared over --max-body is refused before the client sends it;
+  // any other expectation gets a JSON 417 instead of Node's bare one.
+  server.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (Number(req.headers["content-length"]) > options.maxBodyBytes) {
+      return sendJson(res, 413, { error: `The request body is larger than ${options.maxBodyBytes / (1024 * 1024)} MB (--max-body)` }, { connection: "close" });
+    }
+    res.writeContinue();
+    server.emit("request", req, res);
+  });
+  server.on("checkExpectation", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    sendJson(res, 417, { error: `Expect: ${req.headers.expect} is not one this server meets (only 100-continue)` });
+  });
   // CONNECT (a proxy tunnel) would otherwise have its socket dropped without an answer.
   server.on("connect", (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawJson(405, { error: "This server is not a proxy: CONNECT is not answered" })));
   server.keepAliveTimeout = 65_000;
