@@ -120,6 +120,9 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
     await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, enabled: true } });
     assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, globalDebug: true } }))[0].field, "globalDebug");
     assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "" } }))[0].field, "name");
+    assert.match((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "n".repeat(300) } }))[0].messages[0], /300 characters long; at most 255/);
+    const twice = [{ key: "Fail Deploy", value: "true" }, { key: "Fail Deploy", value: "false" }];
+    assert.match((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, configVariables: twice } }))[0].messages[0], /"Fail Deploy" is given twice/);
     // Refused as a whole: nothing of it is applied (the name and labels used to be).
     assert.ok((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "Half", labels: ["half"], enabled: false, configVariables: [{ key: "No Such Var", value: "x" }] } })).length);
     assert.equal((await refused(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "", configVariables: [{ key: "Fail Deploy", value: "true" }] } }))[0].field, "name");

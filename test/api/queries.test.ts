@@ -61,6 +61,8 @@ describe("API queries over real executions", function () {
       [{ first: 1001 }, /first must be at most 1000/],
       [{ first: -1 }, /first must not be negative/],
       [{ startedAt_Gte: "yesterday" }, /not an ISO-8601 date-time/],
+      [{ startedAt_Gte: "March 7 2026" }, /not an ISO-8601 date-time/], // Date.parse takes it
+      [{ startedAt_Gte: "2026-02-30T00:00:00Z" }, /not an ISO-8601 date-time/], // Date.parse rolls it into March
       [{ status: "DONE" }, /ExecutionStatus/],
     ] as const) {
       const { json } = await s.api(EXECUTIONS, variables);
@@ -173,6 +175,7 @@ describe("API queries over real executions", function () {
       [{ severity: 9 }, /9 is not a severity id/],
       [{ orderBy: { field: "MESSAGE", direction: "ASC" } }, /ordered by TIMESTAMP only/],
       [{ gte: "soon" }, /not an ISO-8601 date-time/],
+      [{ gte: "2025-02-29" }, /not an ISO-8601 date-time/],
       [{ text: "x".repeat(50_000) }, /^message_Icontains: the search term is 50000 characters long; at most 1000 are searched for$/],
     ] as const) {
       const { json } = await s.api(LOGS, variables);

@@ -110,7 +110,23 @@ describe("customers, instances and flow configs", function () {
     assert.throws(() => instances.createInstance({ integrationId: meta.id, customerId: acme.id, name: "n", configValues: { Nope: "1" } }), /no config variable "Nope"/);
     const instance = instances.all.find((i) => i.name === "Acme Orders")!;
     assert.throws(() => instances.configure(instance.id, { Verbose: true as unknown as string }), /must be a string/);
+    assert.throws(() => instances.configure(instance.id, { Verbose: "notabool" }), /"Verbose" must be "true" or "false", not "notabool"/);
     assert.throws(() => instances.deploy("nope"), /Unknown instance/);
+    // Oversized text: names, external ids and labels up to 255 characters, descriptions 10,000.
+    const long = "x".repeat(256);
+    assert.throws(() => instances.createCustomer({ name: long }), /name is 256 characters long; at most 255/);
+    assert.throws(() => instances.createCustomer({ name: "Long", externalId: long }), /at most 255/);
+    assert.throws(() => instances.createInstance({ integrationId: meta.id, customerId: acme.id, name: "n", labels: [long] }), /at most 255/);
+    assert.throws(() => instances.createInstance({ integrationId: meta.id, customerId: acme.id, name: "n", description: "d".repeat(10_001) }), /at most 10000/);
+    assert.throws(() => instances.updateInstance(instance.id, { name: long }), /at most 255/);
+    // The system instance's name follows the integration's.
+    const system = instances.systemInstance(meta.id)!;
+    assert.throws(() => instances.updateInstance(system.id, { name: "Mine" }), /system instance: its name follows the integration's/);
     assert.equal(JSON.stringify(s.runtime.metadata.data), before);
+    // What is fine stays fine: a blank value (none yet), its own name, the longest name allowed.
+    instances.configure(instance.id, { Verbose: "" });
+    instances.configure(instance.id, { Verbose: "false" });
+    instances.updateInstance(system.id, { name: system.name, description: "the test instance" })();
+    instances.updateInstance(instance.id, { name: "y".repeat(255) })();
   });
 });

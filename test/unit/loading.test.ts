@@ -225,13 +225,17 @@ export default integration({
         assert.equal((await s.waitForEnd(first.json.executionId)).versionNumber, 1);
         const flowIds = { ...s.runtime.integration!.meta.flowIds };
 
-        fs.writeFileSync(file, original.replace('"trace line"', '"trace line v2"'));
+        // Version 2 also renames the integration: same ids, and the system instance follows the name.
+        fs.writeFileSync(file, original.replace('"trace line"', '"trace line v2"').replace('name: "Fixture Basic",', 'name: "Fixture Basic Renamed",'));
         await waitFor(() => lastBuild(s)?.versionNumber === 2, 30_000, "version 2");
         const second = await postJson(s.flows["Echo"], {});
         const x2 = await s.waitForEnd(second.json.executionId);
         assert.equal(x2.versionNumber, 2);
         assert.ok((await s.runtime.logs.ofExecution(x2)).some((l) => l.message === "trace line v2"));
         assert.deepEqual(s.runtime.integration!.meta.flowIds, flowIds, "flow ids survive a rebuild");
+        const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+        assert.equal(system.name, "Fixture Basic Renamed (test)");
+        assert.equal(s.runtime.instances.all.filter((i) => i.isSystem).length, 1);
 
         fs.writeFileSync(file, original + "\nconst broken: number = ;\n");
         await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the failed build");

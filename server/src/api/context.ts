@@ -23,9 +23,25 @@ export function properties(...names: string[]): ApiResolvers[string] {
 /** A DateTime argument as ms since epoch; undefined when absent. */
 export function time(value: unknown, name: string): number | undefined {
   if (value === null || value === undefined) return undefined;
-  const ms = typeof value === "string" ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: "${String(value)}" is not an ISO-8601 date-time`);
+  const ms = isoTime(value);
+  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: ${JSON.stringify(value)} is not an ISO-8601 date-time`);
   return ms;
+}
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An ISO-8601 date or date-time (RFC 3339's space instead of T allowed) as ms since epoch, NaN
+ * for anything else. `Date.parse` alone also takes "March 7" and rolls "2026-02-30" over into
+ * March, which would filter by a day nobody asked for.
+ */
+export function isoTime(value: unknown): number {
+  const m = typeof value === "string" ? ISO_8601.exec(value) : null;
+  if (!m) return NaN;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return NaN;
+  return Date.parse(value as string);
 }
 
 export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());

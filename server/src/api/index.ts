@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, GraphQLSchema, Kind } from "graphql";
-import { ApiContext, ApiResolvers, properties } from "./context";
+import { ApiContext, ApiResolvers, isoTime, properties } from "./context";
 import { directoryResolvers } from "./directory";
 import { executionResolvers } from "./executions";
 import { logResolvers } from "./logs";
@@ -50,10 +50,10 @@ export function apiSchema(): GraphQLSchema {
   return schema;
 }
 
-/** DateTime: ISO-8601 strings out; in, anything `Date.parse` reads, refused otherwise. */
+/** DateTime: ISO-8601 strings out and in (context.ts `isoTime`). */
 function dateTime(scalar: GraphQLScalarType): void {
   const parse = (value: unknown) => {
-    if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date-time`);
+    if (Number.isNaN(isoTime(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date-time`);
     return value;
   };
   scalar.parseValue = parse;

@@ -56,6 +56,7 @@ function configValues(list: Array<{ key: string; value?: string | null; values?:
     if (!v) continue;
     const value = v.value ?? v.values;
     if (value === null || value === undefined) throw new InputError("configVariables", `Config variable "${v.key}" needs a value or values`);
+    if (Object.hasOwn(out, v.key)) throw new InputError("configVariables", `Config variable "${v.key}" is given twice`);
     if (v.values != null) {
       try {
         JSON.parse(v.values);

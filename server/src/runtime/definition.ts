@@ -226,6 +226,21 @@ export function configVarValue(v: ConfigVarDefinition, raw: string | null): unkn
   }
 }
 
+/**
+ * Why a stored string cannot be a config variable's value, or null: `configVarValue` would
+ * otherwise turn it silently into false, NaN or an empty list. Schedules are checked where they
+ * are armed (lifecycle.ts); connections hold whatever their inputs are.
+ */
+export function configValueError(v: ConfigVarDefinition, raw: string): string | null {
+  if (v.isConnection || !raw.trim()) return null; // blank is "no value", which required-variable checks report
+  if (v.collectionType === "valuelist" || v.collectionType === "keyvaluelist") {
+    return Array.isArray(safeJson(raw, null)) ? null : `must be a JSON array (it is a ${v.collectionType})`;
+  }
+  if (v.dataType === "boolean" && raw !== "true" && raw !== "false") return `must be "true" or "false", not ${JSON.stringify(raw.slice(0, 40))}`;
+  if (v.dataType === "number" && !Number.isFinite(Number(raw))) return `must be a number, not ${JSON.stringify(raw.slice(0, 40))}`;
+  return null;
+}
+
 function safeJson(text: string, fallback: unknown): unknown {
   try {
     return JSON.parse(text);

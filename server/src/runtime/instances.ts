@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { newId } from "../ids";
 import { Customer, FlowConfig, Instance, IntegrationMeta, Metadata } from "../store/metadata";
-import { FlowDefinition, IntegrationDefinition } from "./definition";
+import { FlowDefinition, IntegrationDefinition, configValueError } from "./definition";
 
 export const SYSTEM_CUSTOMER_NAME = "Refract Test Customer";
 
@@ -23,9 +23,32 @@ export interface CustomerFields {
   labels?: string[] | null;
 }
 
+/**
+ * Bounds on what people type: names show in tree views, logs and `prism` tables, and the metadata
+ * file is rewritten whole on every change. Config values are not bounded here (code and JSON
+ * values can be large); the API's body limit bounds them.
+ */
+const MAX_NAME = 255;
+const MAX_DESCRIPTION = 10_000;
+
+/** A required name, trimmed, within MAX_NAME. */
+function checkedName(value: string | null | undefined, what: string): string {
+  const name = typeof value === "string" ? value.trim() : "";
+  if (!name) throw new InstanceError(`${what} needs a name.`, "name");
+  if (name.length > MAX_NAME) throw new InstanceError(`${what}'s name is ${name.length} characters long; at most ${MAX_NAME} are allowed.`, "name");
+  return name;
+}
+
+function checkedDescription(value: string | null | undefined): string {
+  const description = value ?? "";
+  if (description.length > MAX_DESCRIPTION) throw new InstanceError(`The description is ${description.length} characters long; at most ${MAX_DESCRIPTION} are allowed.`, "description");
+  return description;
+}
+
 function checkedLabels(labels: Array<string | null> | null | undefined): string[] {
   const out = (labels ?? []).map((l) => (typeof l === "string" ? l.trim() : ""));
   if (out.some((l) => !l)) throw new InstanceError("Labels must be non-empty strings.", "labels");
+  if (out.some((l) => l.length > MAX_NAME)) throw new InstanceError(`A label has at most ${MAX_NAME} characters.`, "labels");
   return [...new Set(out)];
 }
 
@@ -140,18 +163,18 @@ export class Instances {
   private checkedCustomer(input: CustomerFields, existing: Customer | null): CustomerFields {
     const out: CustomerFields = {};
     if (input.name !== undefined || !existing) {
-      const name = input.name?.trim();
-      if (!name) throw new InstanceError("A customer needs a name.", "name");
+      const name = checkedName(input.name, "A customer");
       if (this.customers.some((c) => c.name === name && c !== existing)) throw new InstanceError("Customer with this name already exists.", "name");
       out.name = name;
     }
     if (input.externalId !== undefined) {
+      if (input.externalId && input.externalId.length > MAX_NAME) throw new InstanceError(`An external id has at most ${MAX_NAME} characters.`, "externalId");
       if (input.externalId && this.customers.some((c) => c.externalId === input.externalId && c !== existing)) {
         throw new InstanceError("Customer with this external id already exists.", "externalId");
       }
       out.externalId = input.externalId || null;
     }
-    if (input.description !== undefined) out.description = input.description ?? "";
+    if (input.description !== undefined) out.description = checkedDescription(input.description);
     if (input.labels !== undefined) out.labels = checkedLabels(input.labels);
     return out;
   }
@@ -160,8 +183,9 @@ export class Instances {
     const integration = this.current(input.integrationId);
     if (!integration) throw new InstanceError(`Unknown integration ${input.integrationId}, or it has no successful build yet.`);
     if (!this.customer(input.customerId)) throw new InstanceError(`Unknown customer ${input.customerId}.`);
-    const name = input.name?.trim();
-    if (!name) throw new InstanceError("An instance needs a name.", "name");
+    // The system instance is named after the integration, whatever its length.
+    const name = input.isSystem ? input.name : checkedName(input.name, "An instance");
+    const description = checkedDescription(input.description);
     const configValues = this.checkedValues(integration, input.configValues ?? {});
     const labels = checkedLabels(input.labels);
     return this.change((d) => {
@@ -179,7 +203,7 @@ export class Instances {
         deployedVersion: null,
         lastDeployedAt: null,
         needsDeploy: true,
-        description: input.description ?? "",
+        description,
         labels,
         createdAt: now,
         updatedAt: now,
@@ -189,17 +213,26 @@ export class Instances {
     });
   }
 
-  /** Renames, describes or labels an instance. */
   /**
    * Checks a change of name, description or labels and returns what applies it, so that a
    * mutation that also changes other things checks everything before it changes anything.
    */
   updateInstance(instanceId: string, input: { name?: string; description?: string; labels?: string[] }): () => Instance {
     const instance = this.required(instanceId);
-    const name = input.name === undefined ? instance.name : input.name.trim();
-    if (!name) throw new InstanceError("An instance needs a name.", "name");
+    const name = input.name === undefined ? instance.name : checkedName(input.name, "An instance");
+    if (instance.isSystem && name !== instance.name) {
+      throw new InstanceError(`"${instance.name}" is the integration's system instance: its name follows the integration's.`, "name");
+    }
+    const description = input.description === undefined ? instance.description ?? "" : checkedDescription(input.description);
     const labels = input.labels === undefined ? instance.labels : checkedLabels(input.labels);
-    return () => this.change(() => Object.assign(instance, { name, description: input.description ?? instance.description ?? "", labels, updatedAt: new Date().toISOString() }));
+    return () => this.change(() => Object.assign(instance, { name, description, labels, updatedAt: new Date().toISOString() }));
+  }
+
+  /** The system instance is named after its integration (INTERFACES.md §3), which a build can rename. */
+  nameSystemInstance(instanceId: string, integrationName: string): void {
+    const instance = this.required(instanceId);
+    const name = `${integrationName} (test)`;
+    if (instance.isSystem && instance.name !== name) this.change(() => Object.assign(instance, { name, updatedAt: new Date().toISOString() }));
   }
 
   /** Sets config variable values (strings, as Prismatic stores them); the system instance needs no redeploy. */
@@ -296,6 +329,8 @@ export class Instances {
     for (const [key, value] of Object.entries(values)) {
       if (!known.has(key)) throw new InstanceError(`The integration has no config variable "${key}".`);
       if (typeof value !== "string") throw new InstanceError(`The value of config variable "${key}" must be a string.`);
+      const problem = configValueError(integration.definition.configVars.find((v) => v.key === key)!, value);
+      if (problem) throw new InstanceError(`The value of config variable "${key}" ${problem}.`);
       out[key] = value;
     }
     return out;

@@ -121,7 +121,7 @@ export class Lifecycle {
     let system = this.instances.systemInstance(integration.meta.id);
     if (!system) {
       system = this.instances.createInstance({ integrationId: integration.meta.id, customerId: this.instances.systemCustomer().id, name: `${integration.meta.name} (test)`, isSystem: true });
-    }
+    } else this.instances.nameSystemInstance(system.id, integration.meta.name);
     if (system.deployed) this.instances.ensureFlowConfigs(system.id);
     else await this.deploy(system.id).catch((err) => process.stderr.write(`refract: ${(err as Error).message}\n`));
     for (const instance of this.instances.all) if (instance.integrationId === integration.meta.id) this.arm(instance.id);
