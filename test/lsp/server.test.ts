@@ -228,7 +228,7 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(await server.stop(), 0);
   });
 
-  it("over --stdio (how other editors start it) survives malformed cancels too, and exits 0 after shutdown and exit", async () => {
+  it("over --stdio (how other editors start it) survives malformed cancels too, refuses requests after shutdown, and exits 0 after exit", async () => {
     // Stream transports catch what the protocol library throws on a cancel without an id (it
     // becomes a read error); only node IPC needed the filter. This pins that down.
     const child = fork(CLI, ["--stdio"], { stdio: ["pipe", "pipe", "pipe", "ipc"] });
@@ -246,6 +246,10 @@ describe("the language server (LSP mode of the server process)", function () {
     assert.equal(init.serverInfo.name, "refract");
     assert.ok((await alive(connection.sendRequest(RuntimeInfoRequest))).apiUrl, "answering after the malformed cancels");
     await connection.sendRequest("shutdown");
+    // LSP: requests after a shutdown are errors (InvalidRequest), the editor features' too.
+    await assert.rejects(connection.sendRequest(RuntimeInfoRequest), (err: any) => err.code === -32600 && /shut down/.test(err.message));
+    const hover = { textDocument: { uri: pathToFileURL(path.join(tmpDir("lsp-stdio-doc"), "index.ts")).href }, position: { line: 0, character: 0 } };
+    await assert.rejects(connection.sendRequest("textDocument/hover", hover), (err: any) => err.code === -32600);
     await connection.sendNotification("exit");
     assert.equal(await exited, 0);
   });

@@ -17,7 +17,10 @@ import { SourceFlow, SourceModel, Span, invokeFlowAt, readSource } from "./sourc
 /** Re-publishing diagnostics waits this long after the last change that asked for it. */
 const DIAGNOSTICS_DELAY_MS = 200;
 
-export function editorFeatures(connection: Connection, documents: TextDocuments<TextDocument>, workspace: string, served: () => Served | null): { refresh: () => void } {
+/** Wraps a request handler so that it answers only while the server is live (server.ts). */
+export type Live = <A extends unknown[], R>(handler: (...args: A) => R) => (...args: A) => R;
+
+export function editorFeatures(connection: Connection, documents: TextDocuments<TextDocument>, workspace: string, served: () => Served | null, live: Live): { refresh: () => void } {
   const models = new Map<string, { version: number; model: SourceModel }>();
   const modelOf = (doc: TextDocument): SourceModel => {
     const cached = models.get(doc.uri);
@@ -42,7 +45,7 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     return system ? runtime.store.executionsOf(system.id).filter((x) => x.scope.flowId === flowId) : [];
   };
 
-  connection.onCodeLens(({ textDocument }): CodeLens[] => {
+  connection.onCodeLens(live(({ textDocument }): CodeLens[] => {
     const doc = documents.get(textDocument.uri);
     if (!doc) return [];
     const flows = flowsByName();
@@ -60,9 +63,9 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
       }
       return lenses;
     });
-  });
+  }));
 
-  connection.onHover(({ textDocument, position }) => {
+  connection.onHover(live(({ textDocument, position }) => {
     const doc = documents.get(textDocument.uri);
     const runtime = served()?.runtime;
     if (!doc || !runtime?.integration) return null;
@@ -82,9 +85,9 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     const runs = runsOf(known.id).slice(-5).reverse();
     if (runs.length) lines.push("", "Last executions:", ...runs.map((x) => `- ${x.status} ${new Date(x.startedAt).toISOString()}${x.endedAt ? ` (${x.endedAt - x.startedAt} ms)` : ""}${x.error ? `: ${x.error}` : ""}`));
     return { contents: { kind: MarkupKind.Markdown, value: lines.join("\n") }, range: range(doc, f.nameSpan ?? f.call) };
-  });
+  }));
 
-  connection.onCompletion(({ textDocument, position }) => {
+  connection.onCompletion(live(({ textDocument, position }) => {
     const doc = documents.get(textDocument.uri);
     if (!doc) return [];
     const model = modelOf(doc);
@@ -93,7 +96,7 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     const names = new Set([...flowsByName().keys(), ...model.flows.flatMap((f) => (f.name ? [f.name] : []))]);
     const replace = { start: doc.positionAt(call.span.start + 1), end: doc.positionAt(Math.max(call.span.start + 1, call.span.end - 1)) };
     return [...names].map((name) => ({ label: name, kind: CompletionItemKind.Value, textEdit: { range: replace, newText: name } }));
-  });
+  }));
 
   // ---------------------------------------------------------------- diagnostics
   /** Files that have diagnostics published, so that fixed ones are cleared. */

@@ -2,12 +2,14 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   CodeLensRefreshRequest,
+  ErrorCodes,
   IPCMessageReader,
   IPCMessageWriter,
   Message,
   MessageReader,
   NotificationMessage,
   ProposedFeatures,
+  ResponseError,
   TextDocumentSyncKind,
   TextDocuments,
   createConnection,
@@ -17,7 +19,7 @@ import { BuildStateNotification, ExecutionsChangedNotification, RuntimeInfo, Run
 import type { BuildState } from "../runtime/runtime";
 import { watchExecutions } from "../runtime/changes";
 import { SERVE_DEFAULTS, SERVE_LIMITS, Served, ServeOptions, serve } from "../serve";
-import { editorFeatures } from "./features";
+import { Live, editorFeatures } from "./features";
 
 /**
  * The language server (started by the extension over node IPC): it hosts the same runtime, HTTP
@@ -46,6 +48,12 @@ export function startLanguageServer(): void {
   let served: Served | null = null;
   let features: ReturnType<typeof editorFeatures> | null = null;
   let applied: Settings = {};
+  // LSP: once `shutdown` has come, every request but `exit` gets InvalidRequest.
+  let shutDown = false;
+  const live: Live = (handler) => (...args) => {
+    if (shutDown) throw new ResponseError(ErrorCodes.InvalidRequest, "Refract's language server has shut down");
+    return handler(...args);
+  };
 
   connection.onInitialize((params) => {
     // One runtime per server: a second one would write the same data dir.
@@ -56,7 +64,7 @@ export function startLanguageServer(): void {
     const { settings, problems } = checkedSettings(params.initializationOptions);
     for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}; using the default`);
     applied = settings;
-    features = editorFeatures(connection, documents, workspace, () => served);
+    features = editorFeatures(connection, documents, workspace, () => served, live);
     starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
     starting
       .then((up) => {
@@ -76,11 +84,14 @@ export function startLanguageServer(): void {
     };
   });
 
-  connection.onRequest(RuntimeInfoRequest, async (): Promise<RuntimeInfo> => {
-    if (!starting) throw new Error("Refract has not been initialized");
-    const served = await starting;
-    return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: served.port, dataDir: served.runtime.options.dataDir, pid: process.pid };
-  });
+  connection.onRequest(
+    RuntimeInfoRequest,
+    live(async (): Promise<RuntimeInfo> => {
+      if (!starting) throw new Error("Refract has not been initialized");
+      const served = await starting;
+      return { apiUrl: `${served.url}/api`, webhookBaseUrl: `${served.url}/trigger`, token: served.token, port: served.port, dataDir: served.runtime.options.dataDir, pid: process.pid };
+    }),
+  );
 
   // Every setting is read when the runtime starts: a change says what needs a restart.
   connection.onDidChangeConfiguration(({ settings }) => {
@@ -93,6 +104,7 @@ export function startLanguageServer(): void {
   });
 
   connection.onShutdown(async () => {
+    shutDown = true;
     const served = await starting?.catch(() => null);
     await served?.stop();
   });
