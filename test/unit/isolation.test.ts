@@ -65,6 +65,12 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     await stillServes();
   });
 
+  it("a message user code posts to its worker's parentPort is ignored (it used to end the server)", async () => {
+    const x = await run("Posts To Parent Port");
+    assert.equal(x.status, "SUCCESS");
+    await stillServes();
+  });
+
   it("an exception outside the execution's promise chain is pinned to its execution", async () => {
     const x = await run("Uncaught");
     assert.equal(x.status, "ERROR");

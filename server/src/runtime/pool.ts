@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WORKER_YOUNG_GENERATION_MB, setWorkerHeapFlags } from "./workerHeap";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } from "./messages";
 
@@ -50,6 +50,8 @@ export class PoolWorker {
 
   constructor(
     readonly thread: Worker,
+    /** The runtime's channel to the worker (worker.ts); the thread's own port is user code's. */
+    readonly port: MessagePort,
     readonly activity: Int32Array,
   ) {
     this.id = thread.threadId;
@@ -81,7 +83,7 @@ export class PoolWorker {
     const transfer = this.transfer;
     this.outbox = [];
     this.transfer = [];
-    this.thread.postMessage(messages, transfer);
+    this.port.postMessage(messages, transfer);
   }
 }
 
@@ -104,8 +106,10 @@ export class WorkerPool {
 
   private spawn(): PoolWorker {
     const activity = new Int32Array(new SharedArrayBuffer(3 * 4));
+    const { port1: port, port2 } = new MessageChannel();
     const thread = new Worker(this.options.script, {
-      workerData: { activity },
+      workerData: { activity, port: port2 },
+      transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       stdout: true,
       stderr: false,
@@ -114,10 +118,17 @@ export class WorkerPool {
     // stderr: `serve --json` keeps stdout to its own lines. Not by pipe(), which puts four
     // listeners per worker on process.stderr (Node warns of a leak from the sixth worker on).
     thread.stdout.on("data", (chunk: Buffer) => process.stderr.write(chunk));
-    const w = new PoolWorker(thread, activity);
-    thread.on("message", (messages: FromWorker[]) => {
+    const w = new PoolWorker(thread, port, activity);
+    const received = (messages: FromWorker[]) => {
       for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };
       this.onMessages(w, messages);
+    };
+    port.on("message", received);
+    port.unref();
+    let told = false;
+    thread.on("message", () => {
+      if (!told) process.stderr.write("refract: a flow's code posted a message to its worker's parentPort; Refract ignores such messages\n");
+      told = true;
     });
     thread.on("error", (err: Error & { code?: string }) => {
       if (w.stop) return;
@@ -128,6 +139,10 @@ export class WorkerPool {
           : { culprit: null, reason: `the worker failed: ${err.message}` };
     });
     thread.on("exit", (code) => {
+      // What the worker posted last (a fatal's reason, the reports before it) may still wait on
+      // the channel, which unlike the thread's own port is not drained before "exit".
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) received(m.message);
+      port.close();
       const i = this.workers.indexOf(w);
       if (i >= 0 && !this.closing) this.workers[i] = this.spawn();
       this.onStop(w, w.stop ?? { culprit: null, reason: `the worker exited with code ${code}` });

@@ -11,7 +11,7 @@ import { setPriority } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { format } from "node:util";
-import { parentPort, workerData } from "node:worker_threads";
+import { MessagePort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
 import { runWithCodeCache } from "../codeCache";
@@ -75,7 +75,11 @@ interface State {
   integrationState: Record<string, unknown>;
 }
 
-const port = parentPort!;
+// The runtime's own channel, not `parentPort`: user code can import worker_threads and post to
+// its parentPort (a library that assumes it owns the thread), which the runtime ignores. The
+// channel is taken out of workerData, where user code could find it.
+const port: MessagePort = workerData.port;
+delete workerData.port;
 
 // User code must not starve the main thread, which answers webhooks: on Linux a thread's nice
 // value is its own, so this lowers only this worker.
