@@ -289,6 +289,15 @@ export default integration({
       try {
         const file = path.join(workspace, "src/index.ts");
         fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("export default integration({", "for (;;) {}\nexport default integration({"));
+        // While one worker is stuck loading it, executions go to the other (one sent to the stuck
+        // worker waited there and ended in ERROR with it).
+        await waitFor(() => (s.runtime as any).pool.workers.some((w: any) => w.loading.has(2)), 30_000, "the stuck build's load");
+        const during = await Promise.all([1, 2, 3, 4].map(() => postJson(s.flows["Echo"], {})));
+        for (const res of during) {
+          const x = await s.waitForEnd(res.json.executionId, 30_000);
+          assert.equal(x.status, "SUCCESS", x.error ?? "");
+          assert.equal(x.versionNumber, 1);
+        }
         await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the stuck build's failure");
         assert.match(lastBuild(s).error, /loading build 2 did not finish within the time limit of 2 s \(--execution-timeout\): the integration's top-level code or integration\(\) never returned/);
         const x = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId, 30_000);

@@ -151,11 +151,18 @@ export class WorkerPool {
     return w;
   }
 
-  /** The worker with the fewest executions waiting to start, then the fewest running. */
+  /**
+   * A worker that is not loading a build (top-level code that is slow or never returns would hold
+   * the execution), then the one with the fewest executions waiting to start, then running.
+   */
   pick(): PoolWorker {
     let best = this.workers[0];
     for (const w of this.workers) {
-      if (w.unstarted.size < best.unstarted.size || (w.unstarted.size === best.unstarted.size && w.running.size < best.running.size)) best = w;
+      const loading = w.loading.size > 0;
+      const bestLoading = best.loading.size > 0;
+      if (loading !== bestLoading) {
+        if (bestLoading) best = w;
+      } else if (w.unstarted.size < best.unstarted.size || (w.unstarted.size === best.unstarted.size && w.running.size < best.running.size)) best = w;
     }
     return best;
   }
