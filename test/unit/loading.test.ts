@@ -276,6 +276,24 @@ export default integration({
       assert.equal(third.versionNumber, first.versionNumber + 1);
       assert.deepEqual(urls(third), urls(first));
 
+      // Sources that do not build at a restart: the last good build serves, and the ready line
+      // says why (start-up used to delete that bundle, and every webhook answered 503).
+      const good = fs.readFileSync(file, "utf8");
+      fs.writeFileSync(file, good + "\nconst broken: number = ;\n");
+      const s = await startServer(workspace);
+      try {
+        const ready = JSON.parse(s.lines[0]).integrations[0];
+        assert.equal(ready.versionNumber, third.versionNumber);
+        assert.equal(ready.build.ok, false);
+        assert.match(ready.build.error, /^src\/index\.ts:\d+:\d+: /);
+        const x = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId);
+        assert.equal(x.status, "SUCCESS");
+        assert.equal(x.versionNumber, third.versionNumber);
+      } finally {
+        await s.stop();
+      }
+      fs.writeFileSync(file, good);
+
       // Another entry is another bundle, even with every source unchanged.
       fs.writeFileSync(path.join(workspace, "src/other.ts"), fs.readFileSync(file, "utf8").replace('name: "Fixture Basic"', 'name: "Fixture Other"'));
       const other = await startServer(workspace, { entry: "src/other.ts" });

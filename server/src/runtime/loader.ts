@@ -97,20 +97,27 @@ export class Loader {
    * first build is cold: ~0.75 s for a spectral integration here). The bundle served first is the
    * previous run's when none of its sources changed, or else one built by esbuild's command line,
    * which runs with Go's garbage collector off and exits (~0.5 s); the context's first build then
-   * finds the same bundle (no new version) or what changed since.
+   * finds the same bundle (no new version) or what changed since. When the sources do not build,
+   * the previous run's bundle serves anyway.
    */
   async start(): Promise<void> {
     fs.mkdirSync(this.outDir, { recursive: true });
-    const cached = this.validCache();
-    // Earlier builds go; the cached one stays, with its source map and code cache (`<bundle>.map`, `.cache`).
-    const keep = cached && path.basename(cached);
+    const last = this.lastGood();
+    // Earlier builds go; the last good one stays, with its source map and code cache (`<bundle>.map`, `.cache`).
+    const keep = last && path.basename(last.file);
     for (const f of fs.readdirSync(this.outDir)) {
       if (f.startsWith("build-") && !(keep && (f === keep || f.startsWith(`${keep}.`)))) fs.rmSync(path.join(this.outDir, f));
     }
-    if (cached) {
-      this.current = cached;
-      await this.onBuild({ ok: true, file: cached, reused: true });
+    const serveLast = () => {
+      this.current = last!.file;
+      return this.onBuild({ ok: true, file: last!.file, reused: true });
+    };
+    if (last?.fresh) {
+      await serveLast();
     } else if (!(await this.buildOnce())) {
+      // Sources that do not build now: the last good build serves, as it did before the restart,
+      // and the context's first build reports why (before the ready line).
+      if (last && !this.stopped) await serveLast();
       return this.stopped ? undefined : this.attach();
     }
     if (!this.stopped) this.watchSoon = setTimeout(() => (this.attaching = this.attach()), BACKGROUND_AFTER_MS);
@@ -122,15 +129,22 @@ export class Loader {
     return "entry" in found ? `${found.entry} esbuild ${esbuild.version} map beside, native async` : null;
   }
 
-  private validCache(): string | null {
+  /**
+   * The last good bundle (`last.json`), if it is still there and was made as this run would make
+   * it; `fresh` when none of its sources changed since.
+   */
+  private lastGood(): { file: string; fresh: boolean } | null {
     try {
       const cache: BuildCache = JSON.parse(fs.readFileSync(path.join(this.outDir, "last.json"), "utf8"));
-      if (cache.builtWith !== this.builtWith() || !fs.existsSync(cache.file) || Object.keys(cache.inputs).length === 0) return null;
-      for (const [file, [mtimeMs, size]] of Object.entries(cache.inputs)) {
-        const stat = fs.statSync(file, { throwIfNoEntry: false });
-        if (!stat || stat.mtimeMs !== mtimeMs || stat.size !== size) return null;
-      }
-      return cache.file;
+      if (cache.builtWith !== this.builtWith() || !fs.existsSync(cache.file)) return null;
+      const inputs = Object.entries(cache.inputs);
+      const fresh =
+        inputs.length > 0 &&
+        inputs.every(([file, [mtimeMs, size]]) => {
+          const stat = fs.statSync(file, { throwIfNoEntry: false });
+          return stat && stat.mtimeMs === mtimeMs && stat.size === size;
+        });
+      return { file: cache.file, fresh };
     } catch {
       return null;
     }
