@@ -242,7 +242,7 @@ function toResponse(r: any, defaultStatus: number, defaultBody: unknown, logger:
 }
 
 /** Headers the runtime sets itself (the content type comes from the response's `contentType`). */
-const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "prismatic-executionid"]);
+const RESERVED_HEADERS = new Set(["content-length", "content-type", "transfer-encoding", "trailer", "connection", "keep-alive", "prismatic-executionid"]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The headers Node takes and framing does not own; the execution's log names each one left out. */
