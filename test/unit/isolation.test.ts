@@ -92,13 +92,17 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     await stillServes();
   });
 
-  it("a 2 MB log line and error message are kept cut to 100,000 characters, and the execution's logs read back", async () => {
+  it("a 2 MB log line and error message are kept cut to 100,000 characters (the error's log line keeps its stack), and the execution's logs read back", async () => {
     const x = await run("Misbehaves", "?what=huge");
     assert.equal(x.status, "ERROR");
     const cut = 2 * 1024 * 1024 - 100_000;
     assert.equal(x.error, `${"E".repeat(100_000)}… (${cut} more characters not kept)`);
     const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(logs.some((l) => l.message === `${"L".repeat(100_000)}… (${cut} more characters not kept)`));
+    // The error's log line: its message cut once (the count right), its stack kept.
+    const errorLine = logs.find((l) => l.severity === "ERROR" && l.message.startsWith("Error: E"))!.message;
+    assert.ok(errorLine.startsWith(`Error: ${"E".repeat(50_000 - 7)}… (${2 * 1024 * 1024 + 7 - 50_000} more characters not kept)\n    at `), errorLine.slice(49_990, 50_100));
+    assert.match(errorLine, /src\/index\.ts:\d+:\d+/);
     const { logs: page } = await s.data(`query($x: ID!) { logs(executionResult: $x, first: 50) { nodes { message } } }`, { x: x.id });
     assert.match(page.nodes[0].message, /^Ending Instance Execution/, "newest first, read past the long lines");
     await stillServes();

@@ -73,6 +73,7 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.ok(bySeverity("METRIC").length === 1);
     assert.ok(bySeverity("INFO").includes("console line"), "console.log is captured");
     assert.ok(bySeverity("WARN").includes("console warn line"), "console.warn is captured");
+    assert.ok(bySeverity("INFO").includes("{ a: [Object] }"), "console.dir takes util.inspect's options, as Node's does");
     assert.ok(bySeverity("WARN").some((m) => m.includes("Api Secret")), "a WARN names required config variables without a value");
     assert.ok(logs.every((l) => l.executionId === id));
     assert.ok(logs.filter((l) => l.message === "info line { n: 1 }").every((l) => l.stepName === "onExecution"));

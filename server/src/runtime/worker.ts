@@ -10,7 +10,7 @@ import { SourceMap } from "node:module";
 import { setPriority } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { format } from "node:util";
+import { format, inspect } from "node:util";
 import { MessagePort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
@@ -168,7 +168,8 @@ for (const [method, severity] of Object.entries(consoleSeverities)) {
   const original = (console as any)[method].bind(console);
   (console as any)[method] = (...args: unknown[]) => {
     const r = current.getStore();
-    if (r) log(r, severity, args);
+    // console.dir's second argument is util.inspect's options, not a value to print.
+    if (r) log(r, severity, method === "dir" ? [inspect(args[0], { customInspect: false, ...(args[1] as object) })] : args);
     else original(...args);
   };
 }
@@ -187,13 +188,21 @@ process.kill = ((pid: number, signal?: string | number) => {
   if (Number(pid) === process.pid || Number(pid) === 0 || Number(pid) === -process.pid) throw new Error("process.kill() on the runtime's own process is not allowed: it would stop every flow");
   return realKill(pid, signal);
 }) as typeof process.kill;
-process.on("uncaughtException", (err) => fatal(`uncaught exception outside the execution's promise chain: ${describeError(err)}`));
-process.on("unhandledRejection", (err) => fatal(`unhandled promise rejection: ${describeError(err)}`));
+process.on("uncaughtException", (err) => fatal(clip(`uncaught exception outside the execution's promise chain: ${describeError(err)}`)));
+process.on("unhandledRejection", (err) => fatal(clip(`unhandled promise rejection: ${describeError(err)}`)));
 
 // What user code throws can be anything, including a Proxy or an object whose getters throw:
 // describing it must not throw in turn.
+// A long message is cut before its stack's frames, which are kept; the whole is cut where it is
+// kept (a log line, a stop reason), once, so that the count of what was left out is right.
 function describeError(err: unknown): string {
-  return clip(describing(err, () => (err instanceof Error ? (err.stack ? mapStack(String(err.stack)) : `${err.name}: ${err.message}`) : typeof err === "string" ? err : format(err))));
+  return describing(err, () => {
+    if (!(err instanceof Error)) return typeof err === "string" ? err : format(err);
+    if (!err.stack) return `${err.name}: ${err.message}`;
+    const stack = mapStack(String(err.stack));
+    const frames = stack.search(/\n\s+at /);
+    return frames > MAX_TEXT / 2 ? `${clip(stack.slice(0, frames), MAX_TEXT / 2)}${stack.slice(frames)}` : stack;
+  });
 }
 
 function errorMessage(err: unknown): string {
@@ -228,8 +237,8 @@ function describing(err: unknown, describe: () => string): string {
  * when JSON escapes every character.
  */
 const MAX_TEXT = 100_000;
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters not kept)` : text;
+function clip(text: string, max = MAX_TEXT): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters not kept)` : text;
 }
 
 // ---------------------------------------------------------------- results and responses
@@ -560,7 +569,7 @@ function load(version: number, file: string): FromWorker {
     }
     return { t: "loaded", version, ok: true, key: bundle.key, yaml: bundle.codeNativeIntegrationYAML, hooks };
   } catch (err) {
-    return { t: "loaded", version, ok: false, error: describeError(err) };
+    return { t: "loaded", version, ok: false, error: clip(describeError(err)) };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
