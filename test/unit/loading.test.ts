@@ -326,6 +326,21 @@ export default integration({
       }
     });
 
+    it("blames no execution for an exception the integration's top-level code throws later (a timer it set)", async () => {
+      const workspace = copyFixture("basic");
+      const file = path.join(workspace, "src/index.ts");
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("export default integration({", 'setTimeout(() => {\n  throw new Error("top-level timer");\n}, 1500);\nexport default integration({'));
+      const s = await startServer(workspace, { workers: 1 });
+      try {
+        // Running when the timer fires in its worker: it used to be named as the cause, being the only one there.
+        const x = await s.waitForEnd((await postJson(`${s.flows["Echo"]}?sleep=10000`, {})).json.executionId, 30_000);
+        assert.equal(x.status, "ERROR");
+        assert.match(x.error!, /^Its worker stopped while 1 executions ran in it: uncaught exception outside any execution \(in the integration's top-level code, or a timer or listener it set up\): Error: top-level timer/);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it("serves a folder with no integration and picks one up when it appears", async () => {
       const workspace = tmpDir("empty-workspace");
       const s = await startServer(workspace);

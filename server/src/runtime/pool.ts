@@ -24,7 +24,10 @@ export interface PoolOptions {
 export interface WorkerStop {
   culprit: string | null;
   reason: string;
-  /** No execution caused it (a build that never finished loading): none is blamed, even when one ran there. */
+  /**
+   * No execution caused it (a build that never finished loading, an exception thrown outside any
+   * execution): none is blamed, even when one ran there.
+   */
   noCulprit?: boolean;
 }
 
@@ -120,7 +123,7 @@ export class WorkerPool {
     thread.stdout.on("data", (chunk: Buffer) => process.stderr.write(chunk));
     const w = new PoolWorker(thread, port, activity);
     const received = (messages: FromWorker[]) => {
-      for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason };
+      for (const m of messages) if (m.t === "fatal") w.stop = { culprit: m.id, reason: m.reason, noCulprit: m.id === null };
       this.onMessages(w, messages);
     };
     port.on("message", received);

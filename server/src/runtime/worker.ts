@@ -188,8 +188,11 @@ process.kill = ((pid: number, signal?: string | number) => {
   if (Number(pid) === process.pid || Number(pid) === 0 || Number(pid) === -process.pid) throw new Error("process.kill() on the runtime's own process is not allowed: it would stop every flow");
   return realKill(pid, signal);
 }) as typeof process.kill;
-process.on("uncaughtException", (err) => fatal(clip(`uncaught exception outside the execution's promise chain: ${describeError(err)}`)));
-process.on("unhandledRejection", (err) => fatal(clip(`unhandled promise rejection: ${describeError(err)}`)));
+// Outside any execution is the integration's own code (a timer its top-level code set): the
+// runtime then blames no execution (pool.ts).
+const outside = () => (current.getStore() ? "outside the execution's promise chain" : "outside any execution (in the integration's top-level code, or a timer or listener it set up)");
+process.on("uncaughtException", (err) => fatal(clip(`uncaught exception ${outside()}: ${describeError(err)}`)));
+process.on("unhandledRejection", (err) => fatal(clip(`unhandled promise rejection ${outside()}: ${describeError(err)}`)));
 
 // What user code throws can be anything, including a Proxy or an object whose getters throw:
 // describing it must not throw in turn.
