@@ -233,6 +233,8 @@ export default integration({
         assert.equal(x2.versionNumber, 2);
         assert.ok((await s.runtime.logs.ofExecution(x2)).some((l) => l.message === "trace line v2"));
         assert.deepEqual(s.runtime.integration!.meta.flowIds, flowIds, "flow ids survive a rebuild");
+        // Workers keep no build that nothing runs on (each rebuild used to leave ~18 MB behind).
+        for (const w of (s.runtime as any).pool.workers) assert.ok(!w.versions.has(1), `worker ${w.id} still holds build 1`);
         const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
         assert.equal(system.name, "Fixture Basic Renamed (test)");
         assert.equal(s.runtime.instances.all.filter((i) => i.isSystem).length, 1);

@@ -14,6 +14,12 @@ export const ACTIVITY_BUSY = 1;
 export const ACTIVITY_TICKS = 2;
 
 
+/** The key a context base is kept by in a worker: its flow config, build and the runtime's revision of instances. */
+export const contextKeyOf = (flowConfigId: string, version: number, revision: number): string => `${flowConfigId}:${version}:${revision}`;
+
+/** The build a context key belongs to. */
+export const contextVersion = (key: string): number => Number(key.split(":")[1]);
+
 /** What a flow config gives every execution's context; sent once per worker and kept by key. */
 export interface ContextBase {
   configVars: Record<string, unknown>;

@@ -13,7 +13,7 @@ import { Admission, ExecutionActionError, ExecutionWaiters, ReplayFilter, Starte
 import { CurrentIntegration, Instances } from "./instances";
 import { BACKGROUND_AFTER_MS, BuildOutcome, Loader, sourceLocation } from "./loader";
 import { Lifecycle } from "./lifecycle";
-import { ContextBase, FlowResponse, FromWorker, HookName, PersistedState, TriggerRequest, decodeRequest, encodeRequest } from "./messages";
+import { ContextBase, FlowResponse, FromWorker, HookName, PersistedState, TriggerRequest, contextKeyOf, contextVersion, decodeRequest, encodeRequest } from "./messages";
 import { StateStore, stateKeys } from "../store/state";
 import { PoolWorker, WorkerPool, WorkerStop } from "./pool";
 
@@ -100,7 +100,7 @@ export class Runtime extends EventEmitter {
   private admitted = 0;
   private readonly contexts = new Map<string, ContextBase>();
   /** Lifecycle hooks waiting for their worker's answer, by request id. */
-  private readonly hooks = new Map<number, { worker: PoolWorker; scope: StateScope; done: (error: string | null) => void }>();
+  private readonly hooks = new Map<number, { worker: PoolWorker; version: number; scope: StateScope; done: (error: string | null) => void }>();
   private lastHook = 0;
   private bundleFile: string | null = null;
   private contextRevision = 0;
@@ -213,6 +213,7 @@ export class Runtime extends EventEmitter {
     this.bundleFile = outcome.file;
     this.build = { ok: true, error: null, versionNumber: meta.versionNumber };
     this.contexts.clear();
+    for (const w of this.pool.workers) for (const v of [...w.versions]) this.unloadIfUnused(w, v);
     await this.lifecycle.built();
     this.emit("build", this.build);
     this.firstBuildDone();
@@ -597,7 +598,7 @@ export class Runtime extends EventEmitter {
       w.send({ t: "load", version, file: this.bundleFile! });
       w.versions.add(version);
     }
-    const contextKey = `${fc.id}:${version}:${this.contextRevision}`;
+    const contextKey = contextKeyOf(fc.id, version, this.contextRevision);
     if (!w.contexts.has(contextKey)) {
       w.send({ t: "context", key: contextKey, base: this.contextBase(contextKey, fc, instance, flow) });
       w.contexts.add(contextKey);
@@ -624,7 +625,7 @@ export class Runtime extends EventEmitter {
         resolve(error);
       };
       const scope = { integrationId: instance.integrationId, instanceId, flowId: fc.flowId };
-      this.hooks.set(requestId, { worker: w, scope, done });
+      this.hooks.set(requestId, { worker: w, version, scope, done });
       w.send({ t: "hook", requestId, slot, version, contextKey, triggerKey: flow.triggerKey!, hook, state: this.persistedState(scope) });
     });
   }
@@ -766,6 +767,7 @@ export class Runtime extends EventEmitter {
           const hook = this.hooks.get(m.requestId);
           if (hook && m.state) this.persistState(hook.scope, m.state);
           hook?.done(m.error);
+          if (hook) this.unloadIfUnused(hook.worker, hook.version);
           break;
         }
         case "fatal":
@@ -789,12 +791,22 @@ export class Runtime extends EventEmitter {
     if (!p.canceled) this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     if (error && !p.canceled && !p.synchronous) this.scheduleRetry(p.record);
     p.onEnd?.({ error, response });
-    if (p.worker && p.version !== this.integration?.meta.versionNumber && ![...p.worker.running].some((r) => this.running.get(r)?.version === p.version)) {
-      p.worker.send({ t: "unload", version: p.version });
-      p.worker.versions.delete(p.version);
-    }
+    if (p.worker) this.unloadIfUnused(p.worker, p.version);
     if (!p.canceled) this.emit("execution", p.record);
     this.pump();
+  }
+
+  /**
+   * Frees a build a worker no longer needs (its module, source map and context bases): one older
+   * than the current build, once nothing of it runs there. Each rebuild used to leave ~18 MB behind.
+   */
+  private unloadIfUnused(w: PoolWorker, version: number): void {
+    if (version === this.integration?.meta.versionNumber || !w.versions.has(version)) return;
+    if ([...w.running].some((id) => this.running.get(id)?.version === version)) return;
+    if ([...this.hooks.values()].some((h) => h.worker === w && h.version === version)) return;
+    w.send({ t: "unload", version });
+    w.versions.delete(version);
+    for (const key of w.contexts) if (contextVersion(key) === version) w.contexts.delete(key);
   }
 
   /** Ends an execution the runtime could not hand to (or get back from) a worker. */

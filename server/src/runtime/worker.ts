@@ -16,7 +16,7 @@ import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
 import { runWithCodeCache } from "../codeCache";
 import { encodeResult, isJson, isText } from "./stepResult";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, decodeRequest, isHeaderValue } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, contextVersion, decodeRequest, isHeaderValue } from "./messages";
 
 // A bundle's source map is the file beside it (`<bundle>.map`). Node's own source-map support
 // would parse it at every load (tens of MB per worker for a spectral bundle); stacks are mapped
@@ -591,6 +591,7 @@ port.on("message", (messages: ToWorker[]) => {
           bundleFiles.delete(file);
           sourceMaps.delete(file);
         }
+        for (const key of contexts.keys()) if (contextVersion(key) === msg.version) contexts.delete(key);
         break;
       }
       case "context":
