@@ -1,4 +1,6 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { decode } from "@msgpack/msgpack";
 import { TestServer, copyFixture, postJson, rawRequest, startServer } from "../helpers";
 
@@ -48,6 +50,11 @@ describe("blob URLs (INTERFACES.md §5, prismatic-api/clients.md §3)", function
     assert.equal((await get(good.replace("/onExecution?", "/onTrigger?"))).status, 403, "a signature is for one path");
     assert.equal((await get(good.replace(/expires=\d+/, "expires=99999999999"))).status, 403, "the expiry is signed too");
     assert.equal((await get(`${s.url}/results/${id}/onExecution`)).status, 403);
+    // Other spellings of the same signature or expiry are other URLs (the decoders took them).
+    const expires = new URL(good).searchParams.get("expires")!;
+    for (const other of [`${good}%21%21%21`, good.replace("signature=", "signature=..."), good.replace(`expires=${expires}`, `expires=000${expires}`), good.replace(`expires=${expires}`, `expires=%2B${expires}`)]) {
+      assert.equal((await get(other)).status, 403, other);
+    }
     const expired = await get(s.blobs.url(s.url, `/results/${id}/onExecution`, -10));
     assert.equal(expired.status, 403);
     assert.match(JSON.parse(expired.body.toString()).error, /expired/);
@@ -80,5 +87,15 @@ describe("blob URLs (INTERFACES.md §5, prismatic-api/clients.md §3)", function
     assert.equal(res.body.length, x.steps[1].length);
     assert.ok(res.body.length > 1024 * 1024);
     assert.equal((JSON.parse((decode(res.body) as { data: string }).data) as { body: typeof big }).body.text.length, big.text.length);
+  });
+
+  it("answers 500 for a result its blob file was cut short of (it sent a length and then nothing, forever)", async () => {
+    const cutId = (await postJson(s.flows["Echo"], { cut: true })).json.executionId;
+    const x = await s.waitForEnd(cutId);
+    fs.truncateSync(path.join(s.dataDir, "executions", x.day, "blobs.bin"), x.steps[1].offset + 10);
+    const res = await get(s.blobs.url(s.url, `/results/${cutId}/onExecution`));
+    assert.equal(res.status, 500);
+    assert.match(JSON.parse(res.body.toString()).error, /^The stored onExecution result of execution .* is incomplete: its day's blobs.bin ends before it$/);
+    assert.equal((await get(s.blobs.url(s.url, `/results/${cutId}/request`))).status, 200, "what comes before the cut is whole");
   });
 });

@@ -35,8 +35,12 @@ export class BlobSigner {
 
   /** Why a signed path is refused, or null when its signature is good and it has not expired. */
   refusal(path: string, search: URLSearchParams, now = Date.now()): string | null {
-    const expires = Number(search.get("expires"));
-    const given = Buffer.from(search.get("signature") ?? "", "base64url");
+    // Exactly as `url()` writes them: Number() and base64url decoding would also take other
+    // spellings ("0042", "+42", characters the decoder skips), and a URL that differs is not the one signed.
+    const expiresText = search.get("expires") ?? "";
+    const expires = /^[1-9]\d{0,15}$/.test(expiresText) ? Number(expiresText) : NaN;
+    const signature = search.get("signature") ?? "";
+    const given = Buffer.from(/^[A-Za-z0-9_-]{43}$/.test(signature) ? signature : "", "base64url");
     const expected = Buffer.from(this.signature(path, expires), "base64url");
     if (!Number.isSafeInteger(expires) || given.length !== expected.length || !timingSafeEqual(given, expected)) return "The URL's signature is missing or does not match";
     if (expires * 1000 < now) return "The URL has expired; fetch a fresh one through the API";
@@ -58,9 +62,13 @@ export async function handleBlob(runtime: Runtime, signer: BlobSigner, req: Inco
   const x = runtime.store.executions.get(safeDecode(executionId ?? ""));
   if (!x) return sendJson(res, 404, { error: `No stored execution ${executionId} (retention may have removed it)` });
 
+  // A blob file cut short (a crash before its write reached the disk, a damaged copy) answers
+  // that, rather than a length it cannot send.
+  const incomplete = (what: string) => sendJson(res, 500, { error: `The stored ${what} of execution ${x.id} is incomplete: its day's blobs.bin ends before it` });
   if (part === "request") {
-    const bytes = x.request && (await runtime.store.readBlob(x, x.request));
-    if (!bytes) return sendJson(res, 404, { error: `Execution ${x.id} has no stored request` });
+    if (!x.request) return sendJson(res, 404, { error: `Execution ${x.id} has no stored request` });
+    const bytes = await runtime.store.readBlob(x, x.request);
+    if (!bytes) return incomplete("request");
     const r = decodeRequest(bytes);
     const body = JSON.stringify({ body: Buffer.from(r.body).toString("base64"), contentType: r.contentType, headers: r.headers, queryParameters: r.queryParameters, method: r.method, pathFragment: r.pathFragment });
     res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), "cache-control": "private, no-store" });
@@ -70,6 +78,8 @@ export async function handleBlob(runtime: Runtime, signer: BlobSigner, req: Inco
   const step = STEPS.has(part ?? "") ? x.steps.find((s) => s.stepName === (part as StepName)) : undefined;
   if (!step) return sendJson(res, 404, { error: `Execution ${x.id} has no ${part} step result` });
   const file = await runtime.store.blobFile(x);
+  const size = (await fs.promises.stat(file).catch(() => null))?.size ?? 0;
+  if (step.offset + step.length > size) return incomplete(`${part} result`);
   res.writeHead(200, { "content-type": "application/x-msgpack", "content-length": step.length, "cache-control": "private, no-store" });
   if (req.method === "HEAD" || step.length === 0) return void res.end();
   // Streamed from the day's blob file: a large result is not read into memory first.
