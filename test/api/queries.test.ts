@@ -142,6 +142,12 @@ describe("API queries over real executions", function () {
     const warnOrError = await logs({ x: ids.echo1, severity_In: ["WARN", "ERROR"], orderBy: ASC });
     assert.ok(warnOrError.edges.every((e: any) => ["WARN", "ERROR"].includes(e.node.severity)));
     assert.ok(warnOrError.totalCount >= 3);
+    // An empty list filters nothing: the count and the page agree (the count said 0 over a full page).
+    for (const severity_In of [[], [null]]) {
+      const none = await logs({ x: ids.echo1, severity_In, orderBy: ASC });
+      assert.equal(none.totalCount, all.totalCount);
+      assert.equal(none.edges.length, all.edges.length);
+    }
     const found = await logs({ text: "FINDABLE" });
     assert.equal(found.totalCount, 0, "the needle is in the payload, not in a log message");
     const info = await logs({ text: "info LINE" });
@@ -172,6 +178,9 @@ describe("API queries over real executions", function () {
     assert.equal(log.message, fresh.edges[0].node.message);
     for (const [variables, message] of [
       [{ after: "bm9wZQ==" }, /not a log cursor/],
+      // Well formed, but no line of this server starts there: a day it has no log of, the middle of a line.
+      [{ after: Buffer.from("Log:2000-01-01:0").toString("base64") }, /not a log cursor/],
+      [{ after: Buffer.from(Buffer.from(tail, "base64").toString().replace(/\d+$/, (n) => String(Number(n) + 5))).toString("base64") }, /not a log cursor/],
       [{ severity: 9 }, /9 is not a severity id/],
       [{ orderBy: { field: "MESSAGE", direction: "ASC" } }, /ordered by TIMESTAMP only/],
       [{ gte: "soon" }, /not an ISO-8601 date-time/],

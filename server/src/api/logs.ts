@@ -33,10 +33,25 @@ interface LogArgs extends PageArgs {
 
 const encodePosition = (p: LogPosition) => Buffer.from(`Log:${p.day}:${p.offset}`).toString("base64");
 
+const notOurs = (value: string, name: string) => new GraphQLError(`${name}: "${value}" is not a log cursor or id of this server`);
+
 function decodePosition(value: string, name: string): LogPosition {
   const match = /^Log:(\d{4}-\d{2}-\d{2}):(\d+)$/.exec(Buffer.from(value, "base64").toString("utf8"));
-  if (!match) throw new GraphQLError(`${name}: "${value}" is not a log cursor or id of this server`);
+  if (!match) throw notOurs(value, name);
   return { day: match[1], offset: Number(match[2]) };
+}
+
+/** The line that starts at a position, if one does. */
+async function lineAt(ctx: ApiContext, p: LogPosition): Promise<StoredLog | undefined> {
+  const [line] = await ctx.runtime.logs.find({}, { descending: false, after: { day: p.day, offset: p.offset - 1 }, limit: 1 });
+  return line && line.day === p.day && line.offset === p.offset ? line : undefined;
+}
+
+/** A cursor names a line this server stored (a made-up position would page from a guess). */
+async function cursor(ctx: ApiContext, value: string, name: string): Promise<LogPosition> {
+  const p = decodePosition(value, name);
+  if (!(await lineAt(ctx, p))) throw notOurs(value, name);
+  return p;
 }
 
 /** Lifecycle hooks' lines name their instance and flow instead of an execution. */
@@ -54,7 +69,9 @@ function logFilter(ctx: ApiContext, args: LogArgs, within: LogArgs): LogFilter |
     execution = ctx.runtime.store.executions.get(a.executionResult);
     if (!execution) return null;
   }
-  let severities = a.severity_In?.filter((s): s is Severity => !!s);
+  // An empty list filters nothing, as django-filter's `__in` with no values (so page, count and histogram agree).
+  const given = <T>(list: Array<T | null> | null | undefined) => (list?.some((v) => v != null) ? list.filter((v): v is T => v != null) : undefined);
+  let severities = given(a.severity_In);
   if (a.severity != null) {
     const level = SEVERITIES[a.severity - 1];
     if (!level || !Number.isInteger(a.severity)) throw new GraphQLError(`severity: ${a.severity} is not a severity id (logSeverityLevels lists them: 1 to ${SEVERITIES.length})`);
@@ -63,7 +80,7 @@ function logFilter(ctx: ApiContext, args: LogArgs, within: LogArgs): LogFilter |
   }
   const customer = a.customer ?? a.instance_Customer;
   const flow = a.flow ?? a.flowConfig_Flow;
-  const types = a.logType != null ? [a.logType] : a.logType_In?.filter((t): t is string => !!t);
+  const types = a.logType != null ? [a.logType] : given(a.logType_In);
   const instances = ctx.runtime.instances;
   const scoped = customer != null || flow != null || a.flowConfig != null || a.instance != null || a.integration != null || a.isTestExecution != null || types;
   return {
@@ -109,8 +126,8 @@ export async function logConnection(ctx: ApiContext, args: LogArgs, within: LogA
     return () => 0;
   });
   const filter = logFilter(ctx, args, within);
-  const after = args.after ? decodePosition(args.after, "after") : undefined;
-  const before = args.before ? decodePosition(args.before, "before") : undefined;
+  const after = args.after ? await cursor(ctx, args.after, "after") : undefined;
+  const before = args.before ? await cursor(ctx, args.before, "before") : undefined;
   if (!filter) return build([], encodePosition, false, false, 0);
   const search = ctx.runtime.logs;
   // `last` pages backwards from `before` (or the end): scan the other way, then turn the page round.
@@ -161,11 +178,7 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
 export const logResolvers: ApiResolvers = {
   RootQuery: {
     logs: (_: unknown, args: LogArgs, ctx: ApiContext) => logConnection(ctx, args),
-    log: async (_: unknown, { id }: { id: string }, ctx: ApiContext) => {
-      const position = decodePosition(id, "id");
-      const [line] = await ctx.runtime.logs.find({}, { descending: false, after: { day: position.day, offset: position.offset - 1 }, limit: 1 });
-      return line && line.day === position.day && line.offset === position.offset ? line : null;
-    },
+    log: async (_: unknown, { id }: { id: string }, ctx: ApiContext) => (await lineAt(ctx, decodePosition(id, "id"))) ?? null,
     logSeverityLevels: () => SEVERITIES.map((name, i) => ({ id: i + 1, name })),
     logHistogram: (_: unknown, args: LogArgs & { buckets: number }, ctx: ApiContext) => histogram(ctx, args),
   },
