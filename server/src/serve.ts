@@ -267,7 +267,11 @@ function acquireLock(dataDir: string): () => void {
       }
       try {
         refuseIfHeld(dataDir, file); // looked at again now that no one else can remove it
-        fs.rmSync(file, { force: true });
+        try {
+          fs.rmSync(file, { force: true });
+        } catch (err) {
+          throw new ServeError(`Cannot lock ${dataDir}: ${file} is not a lock Refract can remove (${(err as Error).message}); move it away`);
+        }
       } finally {
         fs.rmSync(guard, { force: true });
       }
@@ -334,16 +338,24 @@ function isAlive(pid: number): boolean {
 
 function persistedToken(dataDir: string): string {
   const file = path.join(dataDir, "token");
-  if (fs.existsSync(file)) {
-    const token = fs.readFileSync(file, "utf8").trim();
-    if (TOKEN_PATTERN.test(token)) {
-      fs.chmodSync(file, 0o600); // the token is the API's only key
-      return token;
-    }
-    if (token) throw new ServeError(`The token in ${file} is not 8 to 512 printable characters without spaces: correct it, or delete the file for a new one`);
+  let text: string | null = null;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new ServeError(`${file} cannot be read (${(err as Error).message}): repair it, or delete it for a new token`);
+  }
+  if (text !== null) {
+    // Refract writes it whole (below), so an empty one is not Refract's either: scripts and blob
+    // URLs rely on it, and a silent new token would break them all.
+    const token = text.trim();
+    if (!TOKEN_PATTERN.test(token)) throw new ServeError(`The token in ${file} ${token ? "is not 8 to 512 printable characters without spaces" : "is empty"}: correct it, or delete the file for a new one`);
+    fs.chmodSync(file, 0o600); // the token is the API's only key
+    return token;
   }
   const token = randomBytes(24).toString("base64url");
-  fs.writeFileSync(file, token + "\n", { mode: 0o600 });
+  const aside = `${file}.${process.pid}`;
+  fs.writeFileSync(aside, token + "\n", { mode: 0o600 });
+  fs.renameSync(aside, file);
   return token;
 }
 

@@ -57,6 +57,22 @@ describe("refract serve (INTERFACES.md §1)", function () {
     const r = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", dataDir]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`The token in ${path.join(dataDir, "token").replace(/[.]/g, "\\.")} is not 8 to 512 printable characters without spaces: correct it, or delete the file for a new one`));
+    // Empty (it was silently replaced, retiring every script's token and blob URL), a folder (a stack trace), a lock that is a folder.
+    fs.writeFileSync(path.join(dataDir, "token"), "  \n");
+    const empty = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", dataDir]);
+    assert.equal(empty.status, 1);
+    assert.match(empty.stderr, /^refract: The token in .*token is empty: correct it, or delete the file for a new one\n$/);
+    assert.equal(fs.readFileSync(path.join(dataDir, "token"), "utf8"), "  \n");
+    fs.rmSync(path.join(dataDir, "token"));
+    fs.mkdirSync(path.join(dataDir, "token"));
+    const folder = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", dataDir]);
+    assert.equal(folder.status, 1);
+    assert.match(folder.stderr, /^refract: .*token cannot be read \(EISDIR: .*\): repair it, or delete it for a new token\n$/);
+    fs.rmSync(path.join(dataDir, "token"), { recursive: true });
+    fs.mkdirSync(path.join(dataDir, "lock"));
+    const lock = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", dataDir]);
+    assert.equal(lock.status, 1);
+    assert.match(lock.stderr, /^refract: Cannot lock .*: .*lock is not a lock Refract can remove \(.*\); move it away\n$/);
   });
 
   it("exits 1 naming the data dir when it cannot be one (a file)", () => {
@@ -170,7 +186,10 @@ describe("refract serve (INTERFACES.md §1)", function () {
     for (const [text, problem] of [
       ["null", "it is not an object"],
       ["{}", "customers is not a list"],
-      ['{"customers":[],"instances":[null],"flowConfigs":[],"integrations":[]}', "instances holds something that is not a record"],
+      ['{"customers":[],"instances":[null],"flowConfigs":[],"integrations":[]}', "instances[0] is not a record"],
+      // Records without their ids: the server started on made-up ones (a second system instance, new webhook URLs).
+      ['{"customers":[],"instances":[],"flowConfigs":[],"integrations":[{"flowIds":{}}]}', "integrations[0].id is not a string"],
+      ['{"customers":[],"instances":[{}],"flowConfigs":[],"integrations":[]}', "instances[0].id is not a string"],
     ]) {
       fs.writeFileSync(file, text);
       const again = start(["serve", workspace, "--port", "0"]);

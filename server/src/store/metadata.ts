@@ -101,15 +101,30 @@ export class Metadata {
   }
 }
 
-/** What is wrong with the shape of parsed metadata, if anything (the records' own fields are trusted). */
+/**
+ * The fields every record has had since the first version, and their types: a record without
+ * them would start the server on made-up ids (a second system instance, new webhook URLs).
+ */
+const FIELDS: Record<keyof Data, Record<string, "string" | "number" | "boolean" | "object">> = {
+  customers: { id: "string", name: "string", isSystem: "boolean" },
+  instances: { id: "string", name: "string", integrationId: "string", customerId: "string", isSystem: "boolean", configValues: "object", enabled: "boolean", deployed: "boolean" },
+  flowConfigs: { id: "string", instanceId: "string", flowId: "string", apiKeys: "object" },
+  integrations: { id: "string", root: "string", name: "string", versionNumber: "number", flowIds: "object" },
+};
+
+/** What is wrong with the shape of parsed metadata, if anything. */
 function shapeProblem(value: unknown): string | null {
   if (!value || typeof value !== "object" || Array.isArray(value)) return "it is not an object";
   const data = value as Record<string, unknown>;
-  for (const key of ["customers", "instances", "flowConfigs", "integrations"]) {
+  for (const [key, fields] of Object.entries(FIELDS)) {
     const list = data[key];
     if (!Array.isArray(list)) return `${key} is not a list`;
-    if (list.some((r) => !r || typeof r !== "object")) return `${key} holds something that is not a record`;
+    for (const [i, record] of list.entries()) {
+      if (!record || typeof record !== "object") return `${key}[${i}] is not a record`;
+      for (const [field, type] of Object.entries(fields)) {
+        if (typeof record[field] !== type || record[field] === null) return `${key}[${i}].${field} is not a ${type}`;
+      }
+    }
   }
-  if ((data.integrations as Array<{ flowIds?: unknown }>).some((i) => !i.flowIds || typeof i.flowIds !== "object")) return "an integration has no flowIds";
   return null;
 }
