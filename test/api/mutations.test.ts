@@ -101,6 +101,10 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
     const CONFIGURE = `mutation($input: UpdateInstanceConfigVariablesInput!) { updateInstanceConfigVariables(input: $input) { instance { needsDeploy } errors { field messages } } }`;
     assert.equal((await mutate(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Fail Deploy", value: "true" }] } })).instance.needsDeploy, true);
     assert.match((await refused(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Tick Schedule", value: "not cron" }] } }))[0].messages[0], /invalid cron expression/);
+    // A schedule's time zone is its code's: echoed back it is taken, another one refused (it was dropped without a word).
+    await mutate(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Tick Schedule", value: "0 9 * * 1", timeZone: "Europe/Paris" }] } });
+    const tz = await refused(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Tick Schedule", value: "0 9 * * 1", timeZone: "Asia/Tokyo" }] } });
+    assert.match(tz[0].messages[0], /"Tick Schedule": its time zone is the one its code declares \(Europe\/Paris\), not "Asia\/Tokyo"/);
     assert.match((await refused(s, DEPLOY, { id: instanceId }))[0].messages[0], /deploy hook refused: Fail Deploy is true/);
     await mutate(s, CONFIGURE, { input: { id: instanceId, configVariables: [{ key: "Fail Deploy", value: "false" }] } });
     await mutate(s, DEPLOY, { id: instanceId });

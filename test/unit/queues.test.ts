@@ -60,11 +60,24 @@ describe("queues, duplicates, cancel and replay", function () {
     assert.equal((await s.waitForEnd(again.json.executionId)).status, "SUCCESS", "once the first has ended, the same value runs again");
   });
 
-  it("skips a singleton schedule's runs while one is running", async () => {
+  it("skips a singleton schedule's runs while one is running, not replays of them", async () => {
     const skipped = await waitFor(() => executionsOf(s, "Singleton Tick").find((x) => x.resultType === "CANCELED_AS_DUPLICATE"), 5000);
     assert.equal(skipped.invokeType, "SCHEDULED");
     const running = executionsOf(s, "Singleton Tick").filter((x) => x.endedAt === null);
     assert.ok(running.length <= 1);
+    // Replays of its runs are not scheduled runs: two at once both run (the second was dropped as a duplicate).
+    const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+    s.runtime.lifecycle.setEnabled(system.id, false); // its timer stops
+    try {
+      const ticked = await waitFor(() => {
+        const xs = executionsOf(s, "Singleton Tick");
+        return xs.every((x) => x.endedAt !== null) ? xs.find((x) => x.status === "SUCCESS") : undefined;
+      }, 15_000);
+      const replays = [await s.runtime.replay(ticked.id), await s.runtime.replay(ticked.id)];
+      for (const r of replays) assert.equal((await s.waitForEnd(r.id, 15_000)).status, "SUCCESS");
+    } finally {
+      s.runtime.lifecycle.setEnabled(system.id, true);
+    }
   });
 
   it("cancels a queued execution: it leaves its queue and never runs", async () => {

@@ -97,6 +97,17 @@ describe("triggers: schedules, deploy, removal, endpoint security, cross-flow ca
     assert.equal(run.invokeType, "DEPLOY_FLOW");
     assert.equal(run.scope.isTestExecution, false);
     assert.ok(s.runtime.lifecycle.scheduler.armed(instance.id).length === 2, "Every Second and Configured Tick are armed");
+    // A deployed instance's schedule follows its config at once, as its executions' values do
+    // (it kept the deployed timer until a rebuild or restart, while the API showed the new one).
+    const tick = s.runtime.instances.flowConfigsOf(instance.id).find((f) => s.runtime.flowById(f.flowId)!.name === "Configured Tick")!;
+    s.runtime.lifecycle.configure(instance.id, { "Tick Schedule": "" });
+    assert.ok(!s.runtime.lifecycle.scheduler.armed(instance.id).includes(tick.flowId), "clearing the value stops it");
+    s.runtime.lifecycle.configure(instance.id, { "Tick Schedule": "0 0 1 1 *" });
+    assert.ok(s.runtime.lifecycle.scheduler.armed(instance.id).includes(tick.flowId));
+    // A new instance's values are checked as a change is (createInstance took any cron).
+    const customer = s.runtime.instances.createCustomer({ name: "Bad Cron Inc" });
+    const create = { integrationId: s.runtime.integration!.meta.id, customerId: customer.id, name: "Bad Cron", configValues: { "Tick Schedule": "70 * * * *" } };
+    assert.throws(() => s.runtime.lifecycle.createInstance(create), /Configured Tick.*invalid cron expression "70 \* \* \* \*"/);
     const fc = s.runtime.instances.flowConfigsOf(instance.id).find((f) => s.runtime.flowById(f.flowId)!.name === "Hooked")!;
     const res = await postJson(s.runtime.webhookUrl(fc.id), { a: 1 });
     assert.equal(res.status, 200);

@@ -49,11 +49,20 @@ function required(value: string | null | undefined, field: string): string {
   return value;
 }
 
-/** `configVariables: [{key, value | values}]` as the string values instances store. */
-function configValues(list: Array<{ key: string; value?: string | null; values?: string | null } | null> | null | undefined): Record<string, string> {
+/**
+ * `configVariables: [{key, value | values}]` as the string values instances store. A schedule
+ * variable runs in the time zone its code declares: a `timeZone` is taken when it is that one (a
+ * client echoing what it read), refused otherwise rather than dropped.
+ */
+function configValues(ctx: ApiContext, list: Array<{ key: string; value?: string | null; values?: string | null; timeZone?: string | null } | null> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of list ?? []) {
     if (!v) continue;
+    refuseUnsupported(v, ["customerConfigVariableId", "onPremiseResourceId"]);
+    if (v.timeZone) {
+      const declared = ctx.runtime.integration?.definition.configVars.find((d) => d.key === v.key)?.timeZone ?? null;
+      if (v.timeZone !== declared) throw new InputError("configVariables", `Config variable "${v.key}": its time zone is the one its code declares (${declared ?? "none: UTC"}), not ${JSON.stringify(v.timeZone)}`);
+    }
     const value = v.value ?? v.values;
     if (value === null || value === undefined) throw new InputError("configVariables", `Config variable "${v.key}" needs a value or values`);
     if (Object.hasOwn(out, v.key)) throw new InputError("configVariables", `Config variable "${v.key}" is given twice`);
@@ -128,13 +137,13 @@ export const mutationResolvers: ApiResolvers = {
         refuseUnsupported(input, ["flowConfigs", "configMode", "logsDisabled", "stepResultsDisabled"]);
         if (!ctx.runtime.instances.customer(input.customer)) throw new InputError("customer", `No customer with id ${input.customer}`);
         if (ctx.runtime.integration?.meta.id !== input.integration) throw new InputError("integration", `No integration with id ${input.integration} (this server runs ${ctx.runtime.integration?.meta.id ?? "no build yet"})`);
-        return ctx.runtime.instances.createInstance({
+        return ctx.runtime.lifecycle.createInstance({
           integrationId: input.integration,
           customerId: input.customer,
           name: input.name,
           description: input.description ?? undefined,
           labels: input.labels ?? undefined,
-          configValues: configValues(input.configVariables),
+          configValues: configValues(ctx, input.configVariables),
         });
       }),
     updateInstance: (_: unknown, { input }: any, ctx: ApiContext) =>
@@ -148,7 +157,7 @@ export const mutationResolvers: ApiResolvers = {
           input.name != null || input.description != null || input.labels != null
             ? ctx.runtime.instances.updateInstance(instance.id, { name: input.name ?? undefined, description: input.description ?? undefined, labels: input.labels ?? undefined })
             : null;
-        if (input.configVariables) instance = ctx.runtime.lifecycle.configure(instance.id, configValues(input.configVariables));
+        if (input.configVariables) instance = ctx.runtime.lifecycle.configure(instance.id, configValues(ctx, input.configVariables));
         if (update) instance = update();
         if (input.enabled != null) instance = ctx.runtime.lifecycle.setEnabled(instance.id, input.enabled);
         return instance;
@@ -156,7 +165,7 @@ export const mutationResolvers: ApiResolvers = {
     updateInstanceConfigVariables: (_: unknown, { input }: any, ctx: ApiContext) =>
       payload(input, "instance", () => {
         refuseUnsupported(input, ["configMode"]);
-        return ctx.runtime.lifecycle.configure(instanceOf(ctx, input.id).id, configValues(input.configVariables));
+        return ctx.runtime.lifecycle.configure(instanceOf(ctx, input.id).id, configValues(ctx, input.configVariables));
       }),
     deployInstance: (_: unknown, { input }: any, ctx: ApiContext) => payload(input, "instance", () => ctx.runtime.lifecycle.deploy(instanceOf(ctx, input.id).id)),
     deleteInstance: (_: unknown, { input }: any, ctx: ApiContext) =>

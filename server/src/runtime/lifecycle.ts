@@ -1,6 +1,6 @@
 import type { Customer, Instance } from "../store/metadata";
 import type { FlowDefinition } from "./definition";
-import { InstanceError } from "./instances";
+import { InstanceError, type Instances } from "./instances";
 import type { HookName } from "./messages";
 import { TriggerRefused, emptyRequest } from "./invocation";
 import type { Runtime } from "./runtime";
@@ -97,19 +97,29 @@ export class Lifecycle {
     return instance;
   }
 
-  /** Sets config values; the system instance's schedules follow at once, others at their next deploy. */
+  /** Creates an instance (undeployed), refusing config values that would give a flow an invalid schedule. */
+  createInstance(input: Parameters<Instances["createInstance"]>[0]): Instance {
+    this.refuseBadSchedules(input.configValues ?? {});
+    return this.instances.createInstance(input);
+  }
+
+  /**
+   * Sets config values. Schedules follow at once, as executions take the new values at once (a
+   * deployed instance also says `needsDeploy`, as Prismatic would ask for a redeploy).
+   */
   configure(instanceId: string, values: Record<string, string>): Instance {
     const instance = this.instances.instance(instanceId);
-    const integration = this.runtime.integration;
-    if (instance && integration) {
-      for (const flow of integration.definition.flows) {
-        const problem = this.scheduleOf({ ...instance, configValues: { ...instance.configValues, ...values } }, flow).error;
-        if (problem) throw new InstanceError(`Flow "${flow.name}" would have an ${problem}`);
-      }
-    }
+    if (instance) this.refuseBadSchedules({ ...instance.configValues, ...values });
     const configured = this.instances.configure(instanceId, values);
-    if (configured.isSystem) this.arm(instanceId);
+    this.arm(instanceId);
     return configured;
+  }
+
+  private refuseBadSchedules(configValues: Record<string, string>): void {
+    for (const flow of this.runtime.integration?.definition.flows ?? []) {
+      const problem = this.scheduleOf({ configValues }, flow).error;
+      if (problem) throw new InstanceError(`Flow "${flow.name}" would have an ${problem}`);
+    }
   }
 
   /**
@@ -132,7 +142,7 @@ export class Lifecycle {
   }
 
   /** The schedule of a flow for an instance: its declared one, or its config variable's value. */
-  scheduleOf(instance: Instance, flow: FlowDefinition): { schedule: Schedule | null; error: string | null } {
+  scheduleOf(instance: Pick<Instance, "configValues">, flow: FlowDefinition): { schedule: Schedule | null; error: string | null } {
     const s = flow.schedule;
     if (!s || flow.triggerKind !== "SCHEDULE") return { schedule: null, error: null };
     if (s.type === "value") return { schedule: { cron: s.cron, timeZone: s.timeZone }, error: null };

@@ -353,8 +353,9 @@ export class Runtime extends EventEmitter {
    * executions is queued or running, and with `dedupeIdField` a request whose value is already
    * being handled is dropped as a duplicate.
    */
-  private isDuplicate(flowConfigId: string, flow: FlowDefinition, dedupeKey: string | undefined, invokeType: InvokeType): boolean {
-    const singleton = flow.queueConfig?.singletonExecutions === true && invokeType === "SCHEDULED";
+  private isDuplicate(flowConfigId: string, flow: FlowDefinition, dedupeKey: string | undefined, invokeType: InvokeType, links: ExecutionLinks | null): boolean {
+    // A scheduled run, not a replay or retry of one (they keep its invoke type).
+    const singleton = flow.queueConfig?.singletonExecutions === true && invokeType === "SCHEDULED" && !links?.replayOf && !links?.retryOf;
     if (!singleton && dedupeKey === undefined) return false;
     for (const p of [...this.running.values(), ...this.queue, ...this.backlog]) {
       if (p.record.scope.flowConfigId !== flowConfigId || p.canceled) continue;
@@ -386,7 +387,7 @@ export class Runtime extends EventEmitter {
     const dedupeKey = flow.queueConfig?.dedupeIdField ? payloadField(request, flow.queueConfig.dedupeIdField) : undefined;
     const uniqueId = flow.retryConfig?.uniqueRequestIdField && !o.links?.retryOf ? payloadField(request, flow.retryConfig.uniqueRequestIdField) : undefined;
     if (uniqueId !== undefined && this.retries.size) void this.supersedeRetries(fc.id, uniqueId, id);
-    if (this.isDuplicate(fc.id, flow, dedupeKey, o.invokeType)) {
+    if (this.isDuplicate(fc.id, flow, dedupeKey, o.invokeType, o.links)) {
       const message = dedupeKey === undefined ? "another execution of this singleton flow is queued or running" : `an execution with the same ${flow.queueConfig!.dedupeIdField} (${dedupeKey}) is queued or running`;
       this.store.appendLogs(id, JSON.stringify({ at: Date.now(), severity: "INFO", stepName: null, executionId: id, message: `Ending Instance Execution (CANCELED): a duplicate: ${message}` }) + "\n");
       this.store.ended(id, "CANCELED", "CANCELED_AS_DUPLICATE", null);
