@@ -190,6 +190,15 @@ describe("queues, duplicates, cancel and replay", function () {
     const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(logs.some((l) => /Cross-flow call refused: the chain Fifo Self Caller → Fifo Self Caller would wait forever: "Fifo Self Caller" runs one execution at a time \(FIFO\)/.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
   });
+
+  it("refuses, at once, the call that would close a wait across two chains (each holding the FIFO slot the other's call needs)", async () => {
+    // Both used to hang until --sync-timeout (504), each callee queued behind the other chain.
+    const answers = await Promise.all([postJson(s.flows["Fifo Ping"], {}), postJson(s.flows["Fifo Pong"], {})]);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 500], JSON.stringify(answers.map((a) => a.json)));
+    const refusedChain = await s.waitForEnd(answers.find((a) => a.status === 500)!.json.executionId);
+    const logs = await s.runtime.logs.ofExecution(refusedChain);
+    assert.ok(logs.some((l) => /Cross-flow call refused: the chain Fifo P.ng → Fifo P.ng would wait forever: "Fifo P.ng" runs one execution at a time \(FIFO\), and what holds that slot waits, through cross-flow calls of its own, on this chain/.test(l.message)), JSON.stringify(logs.map((l) => l.message)));
+  });
 });
 
 describe("retries (spectral-runtime.md §7)", function () {

@@ -337,15 +337,51 @@ export class Runtime extends EventEmitter {
     const limit = this.flowLimit(calleeFlowConfigId);
     const heldByChain = chain.filter((x) => x.scope.flowConfigId === calleeFlowConfigId && x.endedAt === null).length;
     let message: string;
+    const runs = limit === 1 ? "one execution at a time (FIFO)" : `${limit} executions at a time`;
     if (chain.length >= this.options.maxChainDepth) {
       message = `Cross-flow call refused: the chain ${shown} would be ${chain.length + 1} executions deep, over --max-chain-depth ${this.options.maxChainDepth}`;
     } else if (synchronous && limit !== null && heldByChain >= limit) {
-      message = `Cross-flow call refused: the chain ${shown} would wait forever: "${callee.name}" runs ${limit === 1 ? "one execution at a time (FIFO)" : `${limit} executions at a time`}, and its caller's own chain holds ${limit === 1 ? "that slot" : "those slots"}`;
+      message = `Cross-flow call refused: the chain ${shown} would wait forever: "${callee.name}" runs ${runs}, and its caller's own chain holds ${limit === 1 ? "that slot" : "those slots"}`;
+    } else if (synchronous && this.atFlowLimit(calleeFlowConfigId) && this.wouldWaitForever(parent.id, calleeFlowConfigId)) {
+      message = `Cross-flow call refused: the chain ${shown} would wait forever: "${callee.name}" runs ${runs}, and what holds ${limit === 1 ? "that slot" : "those slots"} waits, through cross-flow calls of its own, on this chain`;
     } else {
       return;
     }
     this.store.appendLogs(parent.id, JSON.stringify({ at: Date.now(), severity: "ERROR", stepName: parent.stepCount ? "onExecution" : "onTrigger", executionId: parent.id, message }) + "\n");
     throw new TriggerRefused(508, message);
+  }
+
+  /**
+   * Whether a synchronous call from `callerId` to a flow config at its limit would never get a
+   * slot: every execution holding one waits, through synchronous cross-flow calls (queued or
+   * running), on this caller (two chains calling each other's FIFO flows). Liveness as a least
+   * fixpoint over who waits on whom: a running execution ends once the callees it waits on are
+   * live; a queued callee starts once its flow is below its limit or a holder of a slot is live.
+   */
+  private wouldWaitForever(callerId: string, flowConfigId: string): boolean {
+    const NEW = ""; // the call being made
+    const waitsOn = new Map<string, string[]>([[callerId, [NEW]]]);
+    const queuedCallees = new Map<string, string>([[NEW, flowConfigId]]); // id -> flow config
+    const holders = new Map<string, string[]>(); // flow config -> running ids
+    const push = (map: Map<string, string[]>, key: string, value: string) => (map.get(key) ?? map.set(key, []).get(key)!).push(value);
+    for (const p of this.running.values()) push(holders, p.record.scope.flowConfigId, p.record.id);
+    for (const p of [...this.running.values(), ...this.queue, ...this.backlog]) {
+      const by = p.record.links?.invokedBy;
+      if (!p.synchronous || !by || p.canceled) continue;
+      push(waitsOn, by, p.record.id);
+      if (!this.running.has(p.record.id)) queuedCallees.set(p.record.id, p.record.scope.flowConfigId);
+    }
+    const live = new Set<string>();
+    const isLive = (id: string) => live.has(id);
+    for (let changed = true; changed; ) {
+      changed = false;
+      const mark = (id: string, canEnd: boolean) => {
+        if (canEnd && !live.has(id)) (live.add(id), (changed = true));
+      };
+      for (const id of this.running.keys()) mark(id, (waitsOn.get(id) ?? []).every(isLive));
+      for (const [id, fc] of queuedCallees) mark(id, !this.atFlowLimit(fc) || (holders.get(fc) ?? []).some(isLive));
+    }
+    return !live.has(NEW);
   }
 
   /**
