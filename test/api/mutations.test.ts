@@ -230,6 +230,20 @@ describe("API mutations: replay, bulk replay, cancel, retries (queues fixture)",
     assert.equal(bulk.instanceExecutionResults.nodes[0].replayForExecution.id, original);
     const skipped = await mutate(s, `mutation($flow: ID) { replayExecutions(input: {flow: $flow, replayForExecution_Isnull: true}) { count errors { field messages } } }`, { flow: throttled });
     assert.equal(skipped.count, 0, "the original already has a successful replay");
+    // A filter that could only match nothing (a typo) says so, rather than "0 replayed".
+    const BULK = `mutation($input: ReplayExecutionsInput!) { replayExecutions(input: $input) { count errors { field messages } } }`;
+    for (const [input, field, message] of [
+      [{ flow: "nope" }, "flow", /^No flow with id nope$/],
+      [{ instance: "nope" }, "instance", /^No instance with id nope$/],
+      [{ instance_Customer: "nope" }, "instance_Customer", /^No customer with id nope$/],
+      [{ flow: throttled, invokeType_In: ["WEBHOOK", "BOGUS"] }, "invokeType_In", /^"BOGUS" is not one of .*INTEGRATION_FLOW_TEST/],
+      [{ resultType_In: ["DONE"] }, "resultType_In", /^"DONE" is not one of .*COMPLETED/],
+    ] as const) {
+      const { replayExecutions } = await s.data(BULK, { input });
+      assert.equal(replayExecutions.count, 0);
+      assert.equal(replayExecutions.errors[0].field, field);
+      assert.match(replayExecutions.errors[0].messages[0], message);
+    }
   });
 
   it("cancelExecution cancels a running execution once; concurrencyLimit reflects queueConfig", async () => {

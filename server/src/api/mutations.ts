@@ -2,6 +2,7 @@
 // `__all__` when no one field is at fault), with HTTP 200 and `errors: []` on success, as
 // Prismatic's clients expect (prismatic-api/clients.md §2).
 
+import type { GraphQLEnumType, GraphQLResolveInfo } from "graphql";
 import type { InvokeType } from "../../../protocol/executions";
 import { ExecutionActionError, ReplayFilter, TriggerRefused } from "../runtime/invocation";
 import { InstanceError } from "../runtime/instances";
@@ -77,6 +78,26 @@ function configValues(ctx: ApiContext, list: Array<{ key: string; value?: string
     Object.defineProperty(out, v.key, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/**
+ * What in a bulk replay's filter could only match nothing: an id this server does not have, an
+ * invoke or result type Prismatic does not have. A typo is said, rather than answered "0 replayed".
+ */
+function replayFilterErrors(ctx: ApiContext, info: GraphQLResolveInfo, input: Record<string, any>): Array<{ field: string; messages: string[] }> {
+  const errors: Array<{ field: string; messages: string[] }> = [];
+  const unknownId = (field: string, what: string, known: boolean) => {
+    if (input[field] && !known) errors.push({ field, messages: [`No ${what} with id ${input[field]}`] });
+  };
+  unknownId("flow", "flow", Object.values(ctx.runtime.integration?.meta.flowIds ?? {}).includes(input.flow));
+  unknownId("instance", "instance", !!ctx.runtime.instances.instance(input.instance ?? ""));
+  unknownId("instance_Customer", "customer", !!ctx.runtime.instances.customer(input.instance_Customer ?? ""));
+  for (const [field, type] of [["invokeType_In", "InstanceExecutionResultInvokeType"], ["resultType_In", "InstanceExecutionResultResultType"]]) {
+    const names = (info.schema.getType(type) as GraphQLEnumType).getValues().map((v) => v.name);
+    const unknown = ((input[field] ?? []) as Array<string | null>).filter((v) => v !== null && !names.includes(v));
+    if (unknown.length) errors.push({ field, messages: [`${unknown.map((v) => JSON.stringify(v)).join(", ")} is not one of ${names.join(", ")}`] });
+  }
+  return errors;
 }
 
 function instanceOf(ctx: ApiContext, id: string | null | undefined): Instance {
@@ -176,7 +197,9 @@ export const mutationResolvers: ApiResolvers = {
       }),
     replayExecution: (_: unknown, { input }: any, ctx: ApiContext) =>
       payload(input, "instanceExecutionResult", async () => ctx.runtime.store.executions.get((await ctx.runtime.replay(required(input.id, "id"))).id)),
-    replayExecutions: async (_: unknown, { input }: any, ctx: ApiContext) => {
+    replayExecutions: async (_: unknown, { input }: any, ctx: ApiContext, info: GraphQLResolveInfo) => {
+      const errors = replayFilterErrors(ctx, info, input);
+      if (errors.length) return { clientMutationId: input.clientMutationId ?? null, count: 0, started: [], errors };
       const filter: ReplayFilter = {
         instance: input.instance ?? undefined,
         customer: input.instance_Customer ?? undefined,
