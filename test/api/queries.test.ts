@@ -223,7 +223,7 @@ describe("API queries over real executions", function () {
       `query($id: ID!) {
         integration(id: $id) { id name versionNumber isCodeNative systemInstance { id isSystem customer { name } flowConfigs { nodes { id webhookUrl flow { name } } } }
           flows(first: 2) { totalCount nodes { name stableKey testUrl triggerKind isSynchronous endpointSecurityType schedule { cron } } } }
-        authenticatedUser { name email org { name } }
+        authenticatedUser { id name email org { name } }
         listUserTenants { nodes { orgName tenantId } }
       }`,
       { id: current.meta.id },
@@ -241,6 +241,10 @@ describe("API queries over real executions", function () {
     assert.equal(fc.webhookUrl, s.flows[fc.flow.name]);
     assert.equal((await s.data(`query($id: ID!) { instanceFlowConfig(id: $id) { flow { name } } }`, { id: fc.id })).instanceFlowConfig.flow.name, fc.flow.name);
     assert.equal(authenticatedUser.org.name, "Local");
+    // Flows see the same user as the API's clients.
+    const echo = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId);
+    const { user } = JSON.parse((await s.step(echo, "onExecution")).data as string);
+    assert.deepEqual({ id: user.id, name: user.name, email: user.email }, { id: authenticatedUser.id, name: authenticatedUser.name, email: authenticatedUser.email });
     assert.deepEqual(listUserTenants.nodes, [{ orgName: "Local", tenantId: "local" }]);
     for (const query of [`{ integration(id: "nope") { id } }`, `{ instance(id: "nope") { id } }`, `{ customer(id: "nope") { id } }`, `{ instanceFlowConfig(id: "nope") { id } }`]) {
       assert.deepEqual(Object.values(await s.data(query)), [null], query);

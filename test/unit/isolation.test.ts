@@ -33,6 +33,8 @@ describe("isolation and limits (INTERFACES.md §4)", function () {
     const logs = await s.runtime.logs.ofExecution(x);
     assert.ok(logs.some((l) => l.severity === "ERROR" && l.message.includes("boom from the flow") && /index\.ts:\d+/.test(l.message)));
     assert.match(logs[logs.length - 1].message, /^Ending Instance Execution/);
+    // The first stack mapped reads the bundle's source map: that time is inside the execution.
+    assert.deepEqual(logs.filter((l) => l.at > x.endedAt!).map((l) => l.message.slice(0, 40)), [], "no line is later than endedAt");
     await stillServes();
   });
 

@@ -166,6 +166,11 @@ describe("triggers: schedules, deploy, removal, endpoint security, cross-flow ca
     assert.equal((await postJson(s.flows["Org Secured"], {}, { "Api-Key": "org-key-2" })).status, 200);
     assert.equal((await postJson(s.flows["Org Secured"], {}, { "Api-Key": fc.apiKeys[0] })).status, 401, "a flow config key is not an organization key");
     assert.equal((await postJson(s.flows["Callee"], { n: 1 })).status, 200, "unsecured flows need none");
+    // invokeFlow sends context.webhookApiKeys[flow][0]: a key the callee's own security takes.
+    for (const target of ["Secured", "Org Secured"]) {
+      const caller = await s.waitForEnd((await postJson(s.flows["Caller"], { target })).json.executionId);
+      assert.equal(caller.status, "SUCCESS", `invokeFlow("${target}"): ${caller.error}`);
+    }
   });
 
   it("runs a cross-flow call through the sibling's real webhook URL, linked both ways (CROSS_FLOW)", async () => {

@@ -1,7 +1,7 @@
 // Who and what runs: the local user, customers, instances and their config variables and flow
 // configs, the integration and its flows (INTERFACES.md §3 and §5 for the local truths).
 
-import * as os from "node:os";
+import { globalId, localUser } from "../ids";
 import { GraphQLError } from "graphql";
 import { nextRuns } from "../runtime/scheduler";
 import type { ConfigVarDefinition, FlowDefinition } from "../runtime/definition";
@@ -24,7 +24,6 @@ interface ConfigVariableNode {
 }
 
 const LOCAL = "Local";
-const globalId = (type: string, key: string) => Buffer.from(`${type}:${key}`).toString("base64");
 
 export function currentIntegration(ctx: ApiContext, id?: string): CurrentIntegration | null {
   const current = ctx.runtime.integration;
@@ -175,9 +174,9 @@ export const directoryResolvers: ApiResolvers = {
     },
   },
   User: {
-    id: () => globalId("User", os.userInfo().username),
-    name: () => os.userInfo().username,
-    email: () => `${os.userInfo().username}@${os.hostname()}`,
+    id: () => localUser().id,
+    name: () => localUser().name,
+    email: () => localUser().email,
     tenantId: () => LOCAL.toLowerCase(),
     org: () => ({}),
     customer: () => null,

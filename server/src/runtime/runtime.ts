@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import * as os from "node:os";
 import * as path from "node:path";
 import { STOPPED_BEFORE_FINISH } from "../../../protocol/executions";
-import { newId } from "../ids";
+import { localUser, newId } from "../ids";
 import { InvokeType } from "../../../protocol/executions";
 import { ExecutionLinks, ExecutionRecord, ExecutionStore } from "../store/executions";
 import { LogSearch } from "../store/logs";
@@ -678,9 +678,10 @@ export class Runtime extends EventEmitter {
       const f = this.flowById(other.flowId);
       if (!f) continue;
       webhookUrls[f.name] = this.webhookUrl(other.id);
-      webhookApiKeys[f.name] = f.endpointSecurityType && f.endpointSecurityType !== "unsecured" && f.endpointSecurityType !== "customer_optional" ? other.apiKeys : [];
+      // What invokeFlow sends as Api-Key (spectral-runtime.md §5): a key the callee's security takes.
+      webhookApiKeys[f.name] = f.endpointSecurityType === "customer_required" ? other.apiKeys : f.endpointSecurityType === "organization" ? f.organizationApiKeys : [];
     }
-    const user = os.userInfo().username;
+    const user = localUser();
     const configVars: Record<string, unknown> = {};
     const missingConfigVars: string[] = [];
     for (const v of definition.configVars) {
@@ -693,7 +694,7 @@ export class Runtime extends EventEmitter {
       missingConfigVars,
       customer: { id: customer.id, externalId: customer.externalId, name: customer.name },
       instance: { id: instance.id, name: instance.name },
-      user: { id: user, email: `${user}@localhost`, name: user, externalId: user },
+      user: { id: user.id, email: user.email, name: user.name, externalId: user.name },
       integration: { id: meta.id, name: meta.name, versionSequenceId: meta.id, externalVersion: String(meta.versionNumber) },
       flow: { id: fc.flowId, name: flow.name, stableId: flow.stableKey },
       webhookUrls,

@@ -139,9 +139,9 @@ function flush(): void {
 }
 
 // ---------------------------------------------------------------- logging
-function log(r: Running, severity: Severity, args: unknown[]): void {
+function log(r: Running, severity: Severity, args: unknown[], at = Date.now()): void {
   const message = clip(args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args));
-  const line = r.id ? { at: Date.now(), severity, stepName: r.stepName, executionId: r.id, message } : { at: Date.now(), severity, stepName: null, executionId: null, instanceId: r.instanceId, flowId: r.flowId, message };
+  const line = r.id ? { at, severity, stepName: r.stepName, executionId: r.id, message } : { at, severity, stepName: null, executionId: null, instanceId: r.instanceId, flowId: r.flowId, message };
   if (outbox.length === 0 && logsPending.size === 0) setImmediate(flush);
   r.logs += JSON.stringify(line) + "\n";
   logsPending.add(r);
@@ -492,17 +492,19 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       const executionResult = encodeResult(out?.data, out?.contentType);
       const changed = changedState(state, stateBefore);
       const response = msg.synchronous ? toResponse(out, 200, null, logger) : undefined;
+      // The last line and the end share one time: no line of an execution is later than its endedAt.
       const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
-      logger.info(`Ending Instance Execution (SUCCESS, ${ended - began} ms)`);
+      log(r, "INFO", [`Ending Instance Execution (SUCCESS, ${ended - began} ms)`], ended);
       post({ t: "ended", id: msg.id, at: ended, error: null, response, state: changed }, response ? [response.body] : []);
     } catch (err) {
-      const ended = Date.now();
+      // Described before the end is taken: mapping the stack can read a source map (milliseconds).
       const message = errorMessage(err);
       logger.error(describeError(err));
       const result = encodeResult({ error: message, stack: errorStack(err) }, undefined);
+      const ended = Date.now();
       post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true }, [result]);
-      logger.info(`Ending Instance Execution (ERROR, ${ended - began} ms)`);
+      log(r, "INFO", [`Ending Instance Execution (ERROR, ${ended - began} ms)`], ended);
       post({ t: "ended", id: msg.id, at: ended, error: message });
     }
   });
