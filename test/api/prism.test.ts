@@ -81,6 +81,22 @@ describe("Prismatic's prism CLI against /api", function () {
     const echo = flowConfigs.find((f: any) => f.name === "Echo");
     assert.equal(echo.webhookUrl, s.runtime.webhookUrl(echo.id));
     assert.equal(flowConfigs.length, s.runtime.integration!.definition.flows.length);
+    const configVars = await json("instances:config-vars:list", instanceId);
+    assert.deepEqual(
+      configVars.filter((v: any) => ["Api Base", "Api Secret"].includes(v.key)),
+      [
+        { key: "Api Base", value: "https://example.test", defaultValue: "https://example.test" },
+        { key: "Api Secret", value: "s3cret", defaultValue: "" },
+      ],
+    );
+  });
+
+  it("integrations:versions lists the latest build, the one Refract keeps", async () => {
+    const [version] = await json("integrations:versions", integrationId, "-x");
+    const { email } = (await s.data("{ authenticatedUser { email } }")).authenticatedUser;
+    assert.deepEqual({ ...version, versionCreatedAt: undefined }, { versionNumber: String(s.runtime.integration!.meta.versionNumber), id: integrationId, versionCreatedAt: undefined, versionCreatedBy: email, versionComment: "", available: "true" });
+    assert.ok(Date.now() - Date.parse(version.versionCreatedAt) < 600_000, version.versionCreatedAt);
+    assert.equal((await json("integrations:versions", integrationId, "--latest-available")).length, 1);
   });
 
   it("instances:flow-configs:test --tail prints the execution's log lines until it ends", async () => {

@@ -8,7 +8,7 @@ import type { ConfigVarDefinition, FlowDefinition } from "../runtime/definition"
 import type { CurrentIntegration } from "../runtime/instances";
 import type { Customer, FlowConfig, Instance } from "../store/metadata";
 import { PageArgs, connection } from "./connection";
-import { ApiContext, ApiResolvers, iso, orderOf } from "./context";
+import { ApiContext, ApiResolvers, iso, orderOf, properties } from "./context";
 import { executionResults } from "./executions";
 import { logConnection } from "./logs";
 
@@ -245,7 +245,12 @@ export const directoryResolvers: ApiResolvers = {
     status: () => "ACTIVE",
     timeZone: (v: ConfigVariableNode) => v.def.timeZone,
     scheduleType: (v: ConfigVariableNode) => (v.def.dataType === "schedule" ? "CUSTOM" : null),
+    // A connection's inputs are not kept locally (README, GraphQL API); other variables have none.
+    inputs: (v: ConfigVariableNode, args: PageArgs) => (v.def.isConnection ? null : connection([], args, { primary: () => 0, id: () => "", descending: false })),
+    // OAuth 2.0 connections are not run locally: no variable has an authorize URL.
+    authorizeUrl: () => null,
   },
+  Expression: properties("id", "name", "value", "hasValue"),
   RequiredConfigVariable: {
     id: (d: ConfigVarDefinition) => globalId("RequiredConfigVariable", d.key),
     key: (d: ConfigVarDefinition) => d.key,
@@ -277,6 +282,14 @@ export const directoryResolvers: ApiResolvers = {
     isCodeNative: () => true,
     versionNumber: (c: CurrentIntegration) => c.meta.versionNumber,
     versionIsAvailable: () => true,
+    versionCreatedAt: (c: CurrentIntegration) => c.meta.versionCreatedAt ?? null,
+    versionCreatedBy: () => ({}),
+    versionComment: () => null,
+    // Older builds are not kept: the sequence is the latest build, which is available.
+    versionSequence: (c: CurrentIntegration, args: any) => {
+      const order = orderOf<CurrentIntegration>(args, { field: "VERSION_NUMBER", direction: "DESC" }, () => () => 0); // one item: any order
+      return connection(args.versionIsAvailable === false ? [] : [c], args, { ...order, id: (i) => i.meta.id });
+    },
     systemInstance: (c: CurrentIntegration, _: unknown, ctx: ApiContext) => ctx.runtime.instances.systemInstance(c.meta.id),
     flows: (c: CurrentIntegration, args: PageArgs) => {
       const nodes = flowNodes(c);

@@ -9,7 +9,7 @@ import { servedSchema } from "./schema";
 export type { ApiContext };
 
 /** Every connection type of the served schema: the same shape, from `connection()`. */
-const CONNECTIONS = ["Customer", "Instance", "InstanceConfigVariable", "InstanceFlowConfig", "Integration", "IntegrationFlow", "InstanceExecutionResult", "InstanceStepResult", "Log", "ExecutionSection"];
+const CONNECTIONS = ["Expression", "Customer", "Instance", "InstanceConfigVariable", "InstanceFlowConfig", "Integration", "IntegrationFlow", "InstanceExecutionResult", "InstanceStepResult", "Log", "ExecutionSection"];
 
 /**
  * Each page is at most 1,000 items, but a list asked for inside another list's items runs once per

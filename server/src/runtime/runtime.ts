@@ -204,6 +204,7 @@ export class Runtime extends EventEmitter {
         d.integrations.push(m);
       }
       m.name = definition.name;
+      if (m.versionNumber !== version || !m.versionCreatedAt) m.versionCreatedAt = new Date().toISOString();
       m.versionNumber = version;
       for (const f of definition.flows) m.flowIds[f.stableKey] ??= newId("IntegrationFlow");
       return m;

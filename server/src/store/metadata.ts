@@ -53,6 +53,8 @@ export interface IntegrationMeta {
   name: string;
   /** The latest build's number; the next good build gets one more. */
   versionNumber: number;
+  /** When that build was made (ISO); absent in metadata written before it was kept. */
+  versionCreatedAt?: string;
   /** Flow ids by stableKey, so ids survive rebuilds and restarts. */
   flowIds: Record<string, string>;
 }
