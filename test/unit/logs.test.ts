@@ -83,6 +83,26 @@ describe("log search (store/logs.ts) and the log index", function () {
     assert.equal(await search.count({ text: "EXECUTION" }), inMessage.length);
   });
 
+  it("matches a message's text, not its JSON escapes, and finds the oldest line when lines were stored out of order", async () => {
+    const own = new ExecutionStore(tmpDir("logs-escapes"));
+    await own.open();
+    const at = Date.now();
+    await own.accept("e1", scope("even"), "WEBHOOK", at, null);
+    const line = (dt: number, message: string) => JSON.stringify({ at: at + dt, severity: "INFO", stepName: "onExecution", executionId: "e1", message }) + "\n";
+    const escaped = "alpha\nbeta\tgamma \u0000 end";
+    const literal = "a \\n literal"; // a backslash and an n
+    own.appendLogs("e1", line(5, escaped) + line(0, "earlier, stored later") + line(9, literal));
+    await own.flushed();
+    const ownSearch = new LogSearch(own);
+    const found = async (text: string) => (await ownSearch.find({ text }, { descending: false, limit: Infinity })).map((l) => l.record.message);
+    for (const text of ["nbeta", "tgamma", "u0000", "0000", "000 end"]) assert.deepEqual(await found(text), [], text);
+    assert.deepEqual(await found("beta\tgamma"), [escaped]);
+    assert.deepEqual(await found("\\n lit"), [literal]);
+    assert.deepEqual(await found("n lit"), [literal], "after an escaped backslash, the n is text");
+    assert.equal(await ownSearch.oldest(), at);
+    await own.close();
+  });
+
   it("filters by execution (its own stretch), time, severity and scope, hooks' lines included", async () => {
     const x = store.executions.get("x123")!;
     const own = await messages({ execution: x });

@@ -330,6 +330,26 @@ describe("webhooks (INTERFACES.md §2)", function () {
     assert.equal(line.invokeType, "INTEGRATION_FLOW_TEST");
     assert.equal(typeof line.durationMs, "number");
   });
+
+  it("/events drops a reader that stops reading once 1 MB waits for it, rather than keeping every change for it", async () => {
+    const { hostname, port } = new URL(s.url);
+    const reader = net.connect(Number(port), hostname);
+    reader.write(`GET /events HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${s.token}\r\n\r\n`);
+    await new Promise((resolve) => reader.once("data", resolve));
+    reader.pause();
+    let closed = false;
+    reader.on("close", () => (closed = true));
+    // Each ended execution's change carries its error, 100,000 characters here: 15 MB in all,
+    // more than the kernel's socket buffers take.
+    for (let batch = 0; batch < 15; batch++) {
+      const started = await Promise.all(Array.from({ length: 10 }, () => postJson(`${s.flows["Misbehaves"]}?what=huge`, {})));
+      await Promise.all(started.map((r) => s.waitForEnd(r.json.executionId)));
+    }
+    reader.resume();
+    reader.on("data", () => {});
+    await waitFor(() => closed, 20_000, "the server to end the stalled stream");
+    assert.equal((await postJson(s.flows["Echo"], {})).status, 200, "and the server goes on");
+  });
 });
 
 describe("backpressure", () => {

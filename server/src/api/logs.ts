@@ -158,7 +158,7 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   const filter = logFilter(ctx, args, {});
   const to = filter?.to ?? Date.now();
   // Without a start, the range starts at the execution's start, else at the oldest stored line.
-  const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : ((await ctx.runtime.logs.find({}, { descending: false, limit: 1 }))[0]?.record.at ?? to));
+  const from = filter?.from ?? (filter?.execution ? filter.execution.startedAt : ((await ctx.runtime.logs.oldest()) ?? to));
   if (from > to) throw new GraphQLError("timestamp_Gte is after timestamp_Lte");
   const width = Math.max(1, Math.ceil((to - from + 1) / args.buckets));
   // A range of fewer milliseconds than buckets asked for (or one that does not divide evenly)

@@ -10,6 +10,8 @@ import { sendJson } from "./respond";
 
 /** Open `/events` streams at most; each holds a socket and a listener. */
 const MAX_EVENT_STREAMS = 64;
+/** What may wait unread for one /events reader before it is dropped. */
+const MAX_UNREAD_EVENT_BYTES = 1024 * 1024;
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 const KEEPALIVE_MS = 20_000;
 
@@ -65,11 +67,14 @@ export function eventsEndpoint(runtime: Runtime, token: string): (req: IncomingM
     open++;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
     res.write("retry: 2000\n\n");
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // A reader that stops reading is dropped once this much waits for it (it reconnects, and the
+    // page reloads what it shows); else every change would pile up in this process for it.
+    const write = (text: string) => (res.writableLength > MAX_UNREAD_EVENT_BYTES ? res.destroy() : res.write(text));
+    const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const stop = watchExecutions(runtime.store, (changes) => send(EVENT_EXECUTIONS, { changes }));
     const onBuild = (b: { ok: boolean; error: string | null; versionNumber: number }) => send(EVENT_BUILD, { ok: b.ok, error: b.error, versionNumber: b.versionNumber });
     runtime.on("build", onBuild);
-    const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
+    const keepalive = setInterval(() => write(": keepalive\n\n"), KEEPALIVE_MS);
     res.on("close", () => {
       open--;
       stop();

@@ -178,6 +178,27 @@ export class LogSearch {
     return counts;
   }
 
+  /**
+   * The time of the oldest stored line; null when there is none. Lines are stored as they arrive,
+   * a few out of time order (two workers, each sending its lines once a tick), so the first line
+   * of the first day is not always the oldest: its index (or its lines) is read whole.
+   */
+  async oldest(): Promise<number | null> {
+    for (const day of this.store.listDays()) {
+      const file = await this.store.logFile(day);
+      if (!file) continue;
+      let min = Infinity;
+      const lines = await readIndex(file.index, file.size);
+      if (lines) {
+        for (let i = 0; i < lines.length; i += 2) min = Math.min(min, headTime(lines[i]) || Infinity); // 0: a line Refract did not write
+      } else {
+        await scanFile(file.file, day, 0, file.size, false, new LineMatcher({}, null), (hit) => ((min = Math.min(min, hit.at)), true));
+      }
+      if (min < Infinity) return min;
+    }
+    return null;
+  }
+
   /** Every line of an execution, oldest first. */
   async ofExecution(x: ExecutionRecord): Promise<LogRecord[]> {
     return (await this.find({ execution: x }, { descending: false, limit: Infinity })).map((l) => l.record);
@@ -364,6 +385,10 @@ class LineMatcher {
       let k = lines ? lineAt(lines, fileOffset) : 0;
       while (pattern.test(s)) {
         const match = pattern.lastIndex - this.textLength;
+        if (insideEscape(s, match)) {
+          pattern.lastIndex = match + 1; // "nbeta" is in the stored `alpha\nbeta`, not in its message
+          continue;
+        }
         let lineStart: number;
         let lineEnd: number;
         let head: number;
@@ -456,6 +481,23 @@ function parseLine(buf: Buffer, start: number, end: number): LogRecord | null {
   } catch {
     return null;
   }
+}
+
+const BACKSLASH = 0x5c;
+
+/** Whether s[i] is inside a JSON escape: the character after an escaping backslash, or a hex digit of a `\uXXXX`. */
+function insideEscape(s: string, i: number): boolean {
+  // A backslash escapes when an even number of backslashes (pairs, `\\`) precede it.
+  const escaping = (j: number) => {
+    let k = j;
+    while (k > 0 && s.charCodeAt(k - 1) === BACKSLASH) k--;
+    return (j - k) % 2 === 0;
+  };
+  if (i > 0 && s.charCodeAt(i - 1) === BACKSLASH && escaping(i - 1)) return true;
+  for (let k = 2; k <= 5 && i - k >= 0; k++) {
+    if (s.charCodeAt(i - k) === BACKSLASH && s.charCodeAt(i - k + 1) === 0x75 /* u */ && escaping(i - k)) return true;
+  }
+  return false;
 }
 
 function endOfLine(s: string, from: number): number {
