@@ -117,6 +117,11 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.evaluate(() => sessionStorage.setItem("refract.token", "not-the-token"));
     await page.reload();
     await page.getByText("The API token was refused").waitFor();
+    // A cut link (a malformed escape) asks for the token too, rather than leaving a blank page.
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto("about:blank");
+    await page.goto(`${server.url}/ui#token=%E0%A4%A`);
+    await page.locator("input[aria-label='API token']").waitFor();
   });
 
   it("the execution panel: header, timeline, trigger payload, step results as a tree with search and copy path, and logs; hostile data is shown, not run", async () => {
@@ -192,12 +197,43 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     await page.locator(".log-lines li", { hasText: "live after the wait" }).waitFor();
     assert.equal(await page.locator(".tl-bar.tl-step", { hasText: "onExecution" }).count(), 1);
 
+    // Lines that arrive while the first pages load are listed once each (live updates page after them).
+    const chatty = await start("?lines=1500&sleep=1000");
+    await page.evaluate((h: string) => (location.hash = h), `#/execution/${chatty}`);
+    await page.locator("h1 .status-pending").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Replay" }).count(), 0, "a running execution cannot be replayed yet");
+    await page.locator("h1 .status-success").waitFor({ timeout: 20_000 });
+    await page.locator(".log-lines li", { hasText: "live after the wait" }).waitFor();
+    const ids: string[] = await page.evaluate(() => [...document.querySelectorAll(".log-lines li")].map((li) => li.id));
+    const stored = (await server.runtime.logs.ofExecution(await server.waitForEnd(chatty))).length;
+    assert.deepEqual([ids.length, new Set(ids).size], [stored, stored]);
+
     const long = await start("?lines=1&sleep=8000");
     await page.evaluate((h: string) => (location.hash = h), `#/execution/${long}`);
     await page.locator("h1 .status-pending").waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.locator("h1 .status-canceled").waitFor({ timeout: 10_000 });
     assert.equal(await page.getByRole("button", { name: "Cancel" }).count(), 0, "nothing left to cancel");
+  });
+
+  it("after /events drops, the page loads what it shows again: what changed meanwhile is not missed", async () => {
+    const res = await fetch(server.flows.Record + "?lines=1&sleep=1500", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message: "while away" }) });
+    const { executionId } = (await res.json()) as { executionId: string };
+    // The first stream ends at once; the next one opens only after the execution has ended.
+    let streams = 0;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route("**/events", async (route: any) => {
+      streams++;
+      if (streams === 1) return route.fulfill({ status: 200, contentType: "text/event-stream", body: "retry: 2000\n\n" });
+      if (streams === 2) await released;
+      return route.continue();
+    });
+    await open(`#/execution/${executionId}`);
+    await page.locator("h1 .status-pending").waitFor();
+    await server.waitForEnd(executionId);
+    release();
+    await page.locator("h1 .status-success").waitFor({ timeout: 10_000 });
   });
 
   it("Replay from the panel runs the execution again and opens the replay, linked to it", async () => {

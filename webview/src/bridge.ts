@@ -91,8 +91,9 @@ const TOKEN_KEY = "refract.token";
 /** The API token: from the fragment of the link `refract serve` printed (then dropped from the address), else from this tab's session. */
 export function browserToken(): string | null {
   const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  const given = match && decoded(match[1]);
   if (match) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    if (given) sessionStorage.setItem(TOKEN_KEY, given); // a cut or hand-edited link: the page asks for it
     history.replaceState(null, "", `${location.pathname}${location.search}#/`);
   }
   return sessionStorage.getItem(TOKEN_KEY);
@@ -100,6 +101,7 @@ export function browserToken(): string | null {
 
 export function browserBridge(token: string): Bridge {
   const executions: Array<(changes: ExecutionChange[]) => void> = [];
+  const shows: Array<() => void> = [];
   const bridge: Bridge = {
     host: "browser",
     async graphql(document, variables) {
@@ -123,10 +125,12 @@ export function browserBridge(token: string): Bridge {
     },
     onExecutions(listener) {
       executions.push(listener);
-      if (executions.length === 1) void follow(token, (changes) => executions.forEach((l) => l(changes)));
+      // What changed while the stream was down was not sent: the view loads again.
+      if (executions.length === 1) void follow(token, (changes) => executions.forEach((l) => l(changes)), () => shows.forEach((show) => show()));
     },
     onShow(listener) {
       const show = () => listener(viewOf(location.hash));
+      shows.push(show);
       window.addEventListener("hashchange", show);
       show();
     },
@@ -144,14 +148,17 @@ export function browserBridge(token: string): Bridge {
   return bridge;
 }
 
-/** Reads `/events` (server-sent events) with the bearer token, reconnecting after a drop. */
-async function follow(token: string, send: (changes: ExecutionChange[]) => void): Promise<void> {
+/** Reads `/events` (server-sent events) with the bearer token, reconnecting after a drop (then `reconnected`). */
+async function follow(token: string, send: (changes: ExecutionChange[]) => void, reconnected: () => void): Promise<void> {
+  let connected = false;
   for (let attempt = 0; ; attempt++) {
     try {
       const res = await fetch("/events", { headers: { authorization: `Bearer ${token}` } });
       if (res.status === 401) return;
       if (!res.ok || !res.body) throw new Error(`/events answered ${res.status}`);
       attempt = 0;
+      if (connected) reconnected();
+      connected = true;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -194,7 +201,7 @@ export function hashOf(view: View): string {
 
 function viewOf(hash: string): View {
   const execution = /^#\/execution\/([^/?]+)$/.exec(hash);
-  if (execution) return { kind: "execution", id: decodeURIComponent(execution[1]) };
+  if (execution) return { kind: "execution", id: decoded(execution[1]) ?? execution[1] };
   if (hash.startsWith("#/logs")) {
     const q = new URLSearchParams(hash.slice(hash.indexOf("?") + 1));
     const kind = q.get("scope");
@@ -206,4 +213,13 @@ function viewOf(hash: string): View {
 
 export function exhaustive(value: never): never {
   throw new Error(`Unexpected ${JSON.stringify(value)}`);
+}
+
+/** A percent-decoded part of the address; null when it is not valid percent-encoding. */
+function decoded(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
 }

@@ -43,12 +43,16 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
   /** The tab shown: "payload" or a step result's id; null until the execution is loaded, then its failed step, else its last. */
   let selected: string | null = null;
   const blobs = new Map<string, Promise<unknown>>();
+  /** Whether the message says why the execution could not be loaded (a load clears it); a refused action's stays. */
+  let loadProblem = false;
+  const problem = (text: string, fromLoad = false) => ((loadProblem = fromLoad), fill(message, h("span", { class: "error" }, text)));
 
   const load = async () => {
     try {
       const data = await bridge.graphql(ExecutionPanel, { id });
-      if (!data.executionResult) return fill(message, `No execution ${id}: it may have been removed by retention.`);
-      fill(message);
+      if (!data.executionResult) return problem(`No execution ${id}: it may have been removed by retention.`, true);
+      if (loadProblem) fill(message);
+      loadProblem = false;
       x = data.executionResult;
       bridge.title(`${x.flow?.name ?? "Execution"} · ${x.status}`);
       const steps = x.stepResults.nodes;
@@ -57,22 +61,40 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
       renderTabs(x);
       renderTimeline();
     } catch (err) {
-      fill(message, h("span", { class: "error" }, `Could not load the execution: ${(err as Error).message}`));
+      problem(`Could not load the execution: ${(err as Error).message}`, true);
     }
   };
 
-  const loadLogs = async () => {
-    // Pages after the last cursor seen: a running execution's new lines, never the old ones twice.
-    for (let more = true; more && logs.length < MAX_LOGS; ) {
+  // Pages after the last cursor seen: a running execution's new lines, never the old ones twice.
+  // One paging at a time: a live update during the first load pages again after it, from its cursor.
+  let paging: Promise<void> | null = null;
+  let pageAgain = false;
+  let cut = false;
+  const pageLogs = async () => {
+    for (let more = true; more && !cut; ) {
       const page = await bridge.graphql(ExecutionLogs, { executionResult: id, after: logCursor, first: 500 });
-      const lines = page.logs.edges.map((e) => e.node);
+      const lines = page.logs.edges.map((e) => e.node).slice(0, MAX_LOGS - logs.length);
       logs.push(...lines);
       if (page.logs.pageInfo.endCursor) logCursor = page.logs.pageInfo.endCursor;
       more = page.logs.pageInfo.hasNextPage;
+      cut = logs.length >= MAX_LOGS && (more || lines.length < page.logs.edges.length);
       appendLogs(lines);
     }
-    logCount.textContent = `${logs.length}${logs.length >= MAX_LOGS ? "+" : ""}`;
+    logCount.textContent = `${logs.length}${cut ? "+" : ""}`;
     renderTimeline();
+  };
+  const loadLogs = (): Promise<void> => {
+    if (paging) {
+      pageAgain = true;
+      return paging;
+    }
+    paging = (async () => {
+      do {
+        pageAgain = false;
+        await pageLogs();
+      } while (pageAgain);
+    })().finally(() => (paging = null));
+    return paging;
   };
 
   function renderHeader(x: ExecutionView) {
@@ -85,7 +107,7 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
       ["Customer", instance ? link(instance.customer.name, () => reveal("customer", instance.customer.id, instance.customer.name)) : "—"],
       ["Invoke type", x.invokeType],
       ["Started", timestamp(x.startedAt)],
-      ["Queued for", ran ? duration(ran - Date.parse(x.startedAt)) : "still queued"],
+      ["Queued for", ran ? duration(ran - Date.parse(x.startedAt)) : ended ? `${duration(ended - Date.parse(x.startedAt))} (never ran)` : "still queued"],
       ["Duration", ended ? duration(ended - (ran ?? Date.parse(x.startedAt))) : "running"],
       ["Version", x.versionNumber === null ? "—" : String(x.versionNumber)],
     ];
@@ -107,8 +129,7 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
           h("span", { class: "lineage-group" }, `${label}: `, ...list.map((l) => h("a", { href: "#", class: `status-${l.status.toLowerCase()}`, onclick: (e: Event) => (e.preventDefault(), bridge.open({ kind: "execution", id: l.id })) }, icon(STATUS_ICONS[l.status] ?? "circle"), ` ${l.flow?.name ?? l.id} `, h("span", { class: "muted" }, timestamp(l.startedAt).slice(11)))))),
       ),
       h("div", { class: "toolbar actions" },
-        button("Replay", "debug-restart", () => void replay(), { title: "Run this flow again with the same trigger payload" }),
-        running ? button("Cancel", "debug-stop", () => void cancel()) : null,
+        running ? button("Cancel", "debug-stop", () => void cancel()) : button("Replay", "debug-restart", () => void replay(), { title: "Run this flow again with the same trigger payload" }),
         button("Copy ID", "copy", () => void bridge.copy(x.id)),
         button("Open logs", "output", () => bridge.open({ kind: "logs", scope: { kind: "execution", id: x.id, label: `${x.flow?.name ?? "execution"} ${timestamp(x.startedAt).slice(11)}` } })),
         bridge.openDocument && selected && selected !== "payload" ? button("Open as document", "go-to-file", () => bridge.openDocument!("step", selected!), { title: "Open the selected step result as a read-only document" }) : null,
@@ -123,15 +144,15 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
 
   async function replay() {
     const { replayExecution } = await bridge.graphql(ReplayExecution, { id });
-    const problem = replayExecution.errors.flatMap((e) => e.messages).join("; ");
-    if (problem) return fill(message, h("span", { class: "error" }, `Replay refused: ${problem}`));
+    const refused = replayExecution.errors.flatMap((e) => e.messages).join("; ");
+    if (refused) return problem(`Replay refused: ${refused}`);
     if (replayExecution.instanceExecutionResult) bridge.open({ kind: "execution", id: replayExecution.instanceExecutionResult.id });
   }
 
   async function cancel() {
     const { cancelExecution } = await bridge.graphql(CancelExecution, { id });
-    const problem = cancelExecution.errors.flatMap((e) => e.messages).join("; ");
-    if (problem) fill(message, h("span", { class: "error" }, `Cancel refused: ${problem}`));
+    const refused = cancelExecution.errors.flatMap((e) => e.messages).join("; ");
+    if (refused) problem(`Cancel refused: ${refused}`);
     void load();
   }
 
@@ -236,5 +257,5 @@ export function executionPanel(root: HTMLElement, bridge: Bridge, id: string): v
     }, 150);
   });
 
-  void load().then(loadLogs).catch((err) => fill(message, h("span", { class: "error" }, (err as Error).message)));
+  void load().then(loadLogs).catch((err) => problem((err as Error).message, true));
 }

@@ -5,6 +5,8 @@ import type { Bridge } from "./bridge";
 import { button, duration, fill, h, relative, statusBadge } from "./dom";
 
 const PAGE = 50;
+/** The most the API gives in one page. */
+const MAX_PAGE = 1000;
 
 export function recentExecutions(root: HTMLElement, bridge: Bridge): void {
   const body = h("tbody");
@@ -46,8 +48,8 @@ export function recentExecutions(root: HTMLElement, bridge: Bridge): void {
   };
   let timer: ReturnType<typeof setTimeout> | null = null;
   bridge.onExecutions(() => {
-    // The same rows, refreshed: as many as are shown, at least a page.
-    timer ??= setTimeout(() => ((timer = null), void load(Math.max(PAGE, shown.length), null)), 300);
+    // The same rows, refreshed: as many as are shown (up to the API's 1,000 a page), at least a page.
+    timer ??= setTimeout(() => ((timer = null), void load(Math.min(MAX_PAGE, Math.max(PAGE, shown.length)), null)), 300);
   });
   void load(PAGE, null);
 }

@@ -41,7 +41,7 @@ export function timeline(x: ExecutionView, logs: LogLine[], actions: TimelineAct
   };
 
   if (x.runStartedAt) row("Queue", bar(start, Date.parse(x.runStartedAt), "tl-queue", "queued", null));
-  else row("Queue", bar(start, now, "tl-queue", "queued", null));
+  else row("Queue", bar(start, end(x.endedAt), "tl-queue", "queued", null)); // canceled while queued: it ended there
   for (const s of x.stepResults.nodes) {
     row(s.displayStepName || s.stepName, bar(Date.parse(s.startedAt), end(s.endedAt), s.hasError ? "tl-failed" : "tl-step", s.stepName, () => actions.selectStep(s.id)));
   }
