@@ -166,6 +166,19 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     assert.equal(await page.locator("#app img, #app svg:not(.histogram-chart), #app script").count(), 0);
   });
 
+  it("a search in a step result 2,000 levels deep stops at 500 levels and says so (revealing a match that deep killed the tab)", async () => {
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 2000; i++) deep = { [`k${i}`]: deep };
+    const x = await trigger("Record", "?lines=1", deep);
+    await open(`#/execution/${x.id}`);
+    await page.locator(".tl-bar.tl-step", { hasText: "onExecution" }).click();
+    await page.locator(".step-detail input[type=search]").fill("leaf");
+    await page.locator(".search-count", { hasText: "no match (not searched past 500 levels: see Raw)" }).waitFor();
+    await page.locator(".step-detail input[type=search]").fill("k1600");
+    await page.locator(".search-count", { hasText: "1 of 1" }).waitFor();
+    assert.equal(await page.locator(".tree .row.current .key").first().textContent(), "k1600");
+  });
+
   it("images as images; a failed execution's step stands out and its invoked execution opens from the timeline", async () => {
     const image = await trigger("Image");
     await open(`#/execution/${image.id}`);

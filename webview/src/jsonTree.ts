@@ -8,6 +8,8 @@ import { bytes, button, fill, h, icon } from "./dom";
 /** Children a node shows at most; more are grouped in ranges. */
 const CHUNK = 100;
 const MAX_MATCHES = 1000;
+/** Search goes this many levels deep: revealing a match opens every level above it, and Chromium's tab dies at about 2,000 nested lists. */
+const MAX_SEARCH_DEPTH = 500;
 /** A search walks the value this long at a time, then lets the page paint and answer input. */
 const SLICE_MS = 8;
 
@@ -31,10 +33,12 @@ export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
   const count = h("span", { class: "muted search-count" });
   let matches: Key[][] = [];
   let current = -1;
+  /** Said after the count when the search stopped short of the deepest levels. */
+  let note = "";
   const show = (i: number) => {
     if (!matches.length) return;
     current = (i + matches.length) % matches.length;
-    count.textContent = `${current + 1} of ${matches.length}${matches.length >= MAX_MATCHES ? "+" : ""}`;
+    count.textContent = `${current + 1} of ${matches.length}${matches.length >= MAX_MATCHES ? "+" : ""}${note}`;
     root.reveal(matches[current])?.select();
   };
   let searching = 0;
@@ -47,10 +51,11 @@ export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
     current = -1;
     count.textContent = text ? "searching…" : "";
     if (!text) return;
-    const found = await find(value, text, () => mine !== searching);
+    const { found, deeper } = await find(value, text, () => mine !== searching);
     if (mine !== searching) return;
     matches = found;
-    count.textContent = matches.length ? "" : "no match";
+    note = deeper ? ` (not searched past ${MAX_SEARCH_DEPTH} levels: see Raw)` : "";
+    count.textContent = matches.length ? "" : `no match${note}`;
     if (matches.length) show(0);
   };
   const search = h("input", {
@@ -279,15 +284,16 @@ function preview(value: unknown): HTMLElement {
  * The paths (as keys from the root) whose key or primitive value contains `text`, walking the value
  * depth first in slices of SLICE_MS; stops early when `cancelled()` says a newer search began.
  */
-async function find(value: unknown, text: string, cancelled: () => boolean): Promise<Key[][]> {
+async function find(value: unknown, text: string, cancelled: () => boolean): Promise<{ found: Key[][]; deeper: boolean }> {
   const found: Key[][] = [];
-  if (!isContainer(value)) return String(value).toLowerCase().includes(text) ? [[]] : [];
+  let deeper = false;
+  if (!isContainer(value)) return { found: String(value).toLowerCase().includes(text) ? [[]] : [], deeper };
   const stack: Array<{ value: object; keys: Key[]; at: number; path: Key[] }> = [{ value, keys: entries(value), at: 0, path: [] }];
   let slice = performance.now();
   while (stack.length && found.length < MAX_MATCHES) {
     if (performance.now() - slice > SLICE_MS) {
       await new Promise((r) => setTimeout(r, 0));
-      if (cancelled()) return [];
+      if (cancelled()) return { found: [], deeper };
       slice = performance.now();
     }
     const top = stack[stack.length - 1];
@@ -300,9 +306,10 @@ async function find(value: unknown, text: string, cancelled: () => boolean): Pro
     const path = [...top.path, key];
     if (typeof key === "string" && key.toLowerCase().includes(text)) found.push(path);
     else if (!isContainer(child) && String(child).toLowerCase().includes(text)) found.push(path);
-    if (isContainer(child)) stack.push({ value: child, keys: entries(child), at: 0, path });
+    if (isContainer(child) && path.length >= MAX_SEARCH_DEPTH) deeper = true;
+    else if (isContainer(child)) stack.push({ value: child, keys: entries(child), at: 0, path });
   }
-  return found;
+  return { found, deeper };
 }
 
 /** JSON text of a value; binary becomes its size (the hex view shows its bytes). */
