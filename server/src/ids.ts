@@ -21,7 +21,7 @@ export function idType(id: string): string | undefined {
   return colon > 0 ? decoded.slice(0, colon) : undefined;
 }
 
-/** A global id made from a stable key rather than minted (the local user, the organization). */
+/** A global id made from a stable key (a user name, a config variable's key) rather than minted. */
 export const globalId = (type: string, key: string): string => Buffer.from(`${type}:${key}`).toString("base64");
 
 /** The one local user: who the API says is signed in, and `context.user` in every execution. */
