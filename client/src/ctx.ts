@@ -41,7 +41,8 @@ export class Ctx implements vscode.Disposable {
         { scheme: "file", language: "typescript" },
         { scheme: "file", language: "javascript" },
       ],
-      initializationOptions: settings(),
+      // Read at every start, so that Restart Runtime applies changed settings.
+      initializationOptions: () => settings(),
       synchronize: { configurationSection: "refract" },
       outputChannel: this.output,
     };
@@ -102,15 +103,33 @@ export class Ctx implements vscode.Disposable {
 
   /** Restarts the server process (and with it the runtime), for settings read at start-up. */
   async restart(): Promise<void> {
-    this.connected = this.connect(this.client.restart());
+    this.connected = this.connect(this.stopServer().then(() => this.client.start()));
     await this.connected;
     this.restarted.fire();
   }
 
-  dispose(): void {
+  /**
+   * Stops the server process. Its runtime finishes running executions first, up to 10 s (the
+   * client library's own stop gives up after 2); one that has not exited by 15 s is killed. The
+   * next start waits for the exit: until then the process holds the port and the data dir's lock.
+   */
+  private async stopServer(): Promise<void> {
     const server = this.server;
-    // A server that does not exit after `shutdown`/`exit` (its runtime waits for running executions up to 10 s) is killed.
-    void this.client.stop(15_000).finally(() => server?.exitCode === null && server.kill());
+    const exited = server && server.exitCode === null ? new Promise((resolve) => server.once("exit", resolve)) : Promise.resolve();
+    try {
+      await this.client.stop(15_000);
+    } catch {
+      // it did not answer in time: it is killed below
+    }
+    if (server?.exitCode === null) {
+      const timer = setTimeout(() => server.kill(), 2_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+
+  dispose(): void {
+    void this.stopServer();
     this.executionsChanged.dispose();
     this.restarted.dispose();
     this.buildChanged.dispose();

@@ -308,6 +308,21 @@ check("Copy API Token puts the runtime's token on the clipboard", async () => {
   assert.equal(await vscode.env.clipboard.readText(), (await api.runtime()).token);
 });
 
+check("Restart Runtime while an execution runs: the runtime comes back, with the settings changed since it started", async () => {
+  const before = await api.runtime();
+  const flows = await graphql(before, "{ integrations { nodes { flows { nodes { name testUrl } } } } }");
+  const echo = flows.integrations.nodes[0].flows.nodes.find((f: { name: string }) => f.name === "Echo");
+  // Still running when the restart stops the runtime, which waits for it (the client library's own stop gives up after 2 s).
+  const res = await fetch(`${echo.testUrl}?sleep=4000`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  assert.equal(res.status, 200);
+  const dataDir = path.join(path.dirname(before.dataDir), ".refract-restarted");
+  await vscode.workspace.getConfiguration("refract").update("dataDir", dataDir, vscode.ConfigurationTarget.Workspace);
+  await vscode.commands.executeCommand("refract.runtime.restart");
+  const after = await api.runtime();
+  assert.notEqual(after.pid, before.pid, "a new server process");
+  assert.equal(after.dataDir, dataDir, "with the new setting");
+});
+
 async function graphql(info: { apiUrl: string; token: string }, query: string): Promise<any> {
   const res = await fetch(info.apiUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${info.token}` }, body: JSON.stringify({ query }) });
   return ((await res.json()) as { data: unknown }).data;

@@ -142,6 +142,14 @@ describe("the language server (LSP mode of the server process)", function () {
     const throwsLenses = (await lenses()).filter((l) => l.range.start.line === at('name: "Throws"').line - 1).map((l) => l.command.title);
     assert.equal(throwsLenses[2], "✗ last run failed: boom from the flow");
 
+    // A canceled last run is not a success.
+    const long = (await postJson(`${url("Echo")}?sleep=5000`, {})).json.executionId;
+    await waitFor(() => server.changes.find((c) => c.id === long), 20_000, "the long Echo run");
+    const canceled = await postJson(info.apiUrl, { query: `mutation { cancelExecution(input: { id: "${long}" }) { errors { messages } } }` }, { authorization: `Bearer ${info.token}` });
+    assert.deepEqual(canceled.json.data.cancelExecution.errors, []);
+    await waitFor(() => server.changes.find((c) => c.id === long && c.status === "CANCELED"), 20_000, "the cancel");
+    assert.equal((await lenses()).filter((l) => l.range.start.line === echoLine)[2].command.title, "⊘ last run canceled");
+
     // Hover on a flow: its webhook URL on the system instance.
     const hover: any = await server.connection.sendRequest("textDocument/hover", { textDocument: { uri }, position: at('name: "Echo"', 8) });
     assert.ok(hover.contents.value.includes(url("Echo")));
@@ -202,8 +210,20 @@ describe("the language server (LSP mode of the server process)", function () {
     ] as const) {
       await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "typescript", version: 1, text } });
     }
+    for (const uri of ["file://otherhost/share/x.ts", "file:///tmp/a%2Fb.ts"]) {
+      assert.deepEqual(await server.connection.sendRequest("textDocument/codeLens", { textDocument: { uri } }), [], uri);
+      assert.equal(await server.connection.sendRequest("textDocument/hover", { textDocument: { uri }, position: { line: 0, character: 0 } }), null, uri);
+    }
+    // Features are the workspace folder's: another project's file gets none.
+    const elsewhere = pathToFileURL(path.join(tmpDir("lsp-elsewhere"), "index.ts")).href;
+    await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: elsewhere, languageId: "typescript", version: 1, text: 'flow({ name: "Echo" }); context.invokeFlow("Nope", {});' } });
+    assert.deepEqual(await server.connection.sendRequest("textDocument/codeLens", { textDocument: { uri: elsewhere } }), []);
+    // Diagnostics in linear time: 60,000 of them in one file (their list was copied for each one).
+    const many = pathToFileURL(path.join(workspace, "src", "many.ts")).href;
+    await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: many, languageId: "typescript", version: 1, text: 'context.invokeFlow("Nope", {});\n'.repeat(60_000) } });
     await server.connection.sendNotification("textDocument/didOpen", { textDocument: { uri: pathToFileURL(path.join(workspace, "src/index.ts")).href, languageId: "typescript", version: 1, text: fs.readFileSync(path.join(workspace, "src/index.ts"), "utf8") } });
-    await new Promise((r) => setTimeout(r, 1500)); // past the diagnostics pass's delay
+    await waitFor(() => server.diagnostics.get(many)?.length === 60_000 || undefined, 20_000, "the 60,000 diagnostics");
+    assert.equal(server.diagnostics.get(elsewhere), undefined, "none for another project's file");
     assert.equal(server.child.exitCode, null, "still running");
     assert.ok(await server.connection.sendRequest(RuntimeInfoRequest), "and answering");
     assert.equal(await server.stop(), 0);

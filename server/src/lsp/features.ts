@@ -22,10 +22,13 @@ export type Live = <A extends unknown[], R>(handler: (...args: A) => R) => (...a
 
 export function editorFeatures(connection: Connection, documents: TextDocuments<TextDocument>, workspace: string, served: () => Served | null, live: Live): { refresh: () => void } {
   const models = new Map<string, { version: number; model: SourceModel }>();
-  const modelOf = (doc: TextDocument): SourceModel => {
+  /** The source model of a file of the workspace folder; null for any other document (another project, an untitled one, a URI that names no file here). */
+  const modelOf = (doc: TextDocument): SourceModel | null => {
     const cached = models.get(doc.uri);
     if (cached?.version === doc.version) return cached.model;
-    const model = readSource(doc.uri.startsWith("file:") ? fileURLToPath(doc.uri) : doc.uri, doc.getText());
+    const file = fileIn(workspace, doc.uri);
+    if (file === null || typeof doc.getText() !== "string") return null;
+    const model = readSource(file, doc.getText());
     models.set(doc.uri, { version: doc.version, model });
     return model;
   };
@@ -47,9 +50,10 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
 
   connection.onCodeLens(live(({ textDocument }): CodeLens[] => {
     const doc = documents.get(textDocument.uri);
-    if (!doc) return [];
+    const model = doc && modelOf(doc);
+    if (!model) return [];
     const flows = flowsByName();
-    return modelOf(doc).flows.flatMap((f) => {
+    return model.flows.flatMap((f) => {
       const known = f.name ? flows.get(f.name) : undefined;
       if (!known) return [];
       const at = range(doc, f.call);
@@ -70,7 +74,7 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
     const runtime = served()?.runtime;
     if (!doc || !runtime?.integration) return null;
     const offset = doc.offsetAt(position);
-    const f = modelOf(doc).flows.find((flow) => offset >= flow.call.start && offset <= (flow.nameSpan?.end ?? flow.call.start + 6));
+    const f = modelOf(doc)?.flows.find((flow) => offset >= flow.call.start && offset <= (flow.nameSpan?.end ?? flow.call.start + 6));
     const known = f?.name ? flowsByName().get(f.name) : undefined;
     if (!f || !known) return null;
     const lines = [`**${f.name}** (flow \`${known.stableKey}\`)`, "", "Webhook URLs:"];
@@ -89,8 +93,8 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
 
   connection.onCompletion(live(({ textDocument, position }) => {
     const doc = documents.get(textDocument.uri);
-    if (!doc) return [];
-    const model = modelOf(doc);
+    const model = doc && modelOf(doc);
+    if (!model) return [];
     const call = invokeFlowAt(model, doc.offsetAt(position));
     if (!call) return [];
     const names = new Set([...flowsByName().keys(), ...model.flows.flatMap((f) => (f.name ? [f.name] : []))]);
@@ -112,16 +116,11 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
 
   async function publish(): Promise<void> {
     const byUri = new Map<string, Diagnostic[]>();
-    const add = (uri: string, d: Diagnostic) => byUri.set(uri, [...(byUri.get(uri) ?? []), d]);
+    const add = (uri: string, d: Diagnostic) => (byUri.get(uri) ?? byUri.set(uri, []).get(uri)!).push(d);
     const flows = flowsByName();
     for (const doc of documents.all()) {
-      let model;
-      try {
-        model = modelOf(doc);
-      } catch {
-        continue; // a URI that names no file here (another host, an encoded slash), or text that is not text
-      }
-      if (!model.flows.length && !model.invokeFlows.length) continue;
+      const model = modelOf(doc);
+      if (!model || (!model.flows.length && !model.invokeFlows.length)) continue;
       byUri.set(doc.uri, []);
       for (const d of sourceDiagnostics(doc, model, flows)) add(doc.uri, d);
     }
@@ -200,8 +199,21 @@ function statusOf(runs: ExecutionRecord[]): string {
   const last = runs.at(-1)!;
   if (last.status === "ERROR") return `✗ last run failed: ${(last.error ?? "").split("\n")[0].slice(0, 80)}`;
   if (last.endedAt === null) return `⋯ ${runs.length} runs · running`;
+  if (last.status !== "SUCCESS") return `⊘ last run ${last.status.toLowerCase()}`;
   const ago = Math.round((Date.now() - last.startedAt) / 60_000);
   return `✓ ${runs.length} run${runs.length === 1 ? "" : "s"} · last ${ago < 1 ? "just now" : `${ago} min ago`} · ${last.endedAt - last.startedAt} ms`;
+}
+
+/** The path of a `file:` URI inside the workspace folder; null for any other URI. */
+function fileIn(workspace: string, uri: string): string | null {
+  let file: string;
+  try {
+    file = fileURLToPath(uri);
+  } catch {
+    return null; // not a file URI, another host, an encoded slash
+  }
+  const relative = path.relative(workspace, file);
+  return relative && relative.split(path.sep)[0] !== ".." && !path.isAbsolute(relative) ? file : null;
 }
 
 function uriOf(workspace: string, file: string): string {
