@@ -59,7 +59,13 @@ export const SERVE_LIMITS = {
 } as const satisfies Partial<Record<keyof typeof SERVE_DEFAULTS, readonly [number, number]>>;
 
 /** A problem that ends `serve` with exit code 1 and this message. */
-export class ServeError extends Error {}
+export class ServeError extends Error {
+  /** Set when the listening address is what failed (it does not resolve, or is not this machine's). */
+  hostFailed = false;
+}
+
+/** How `listen` fails when the host, not the port, is wrong. */
+const HOST_ERRORS = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EADDRNOTAVAIL", "EAFNOSUPPORT"]);
 
 /** An API token: 8 to 512 printable characters without spaces (it travels in a header). */
 export const TOKEN_PATTERN = /^[\x21-\x7e]{8,512}$/;
@@ -79,7 +85,7 @@ export interface Served {
 export async function serve(o: ServeOptions, out: (line: string) => void = stdoutLines()): Promise<Served> {
   if (!fs.existsSync(o.workspace) || !fs.statSync(o.workspace).isDirectory()) throw new ServeError(`The workspace ${o.workspace} is not a folder`);
   try {
-    fs.mkdirSync(o.dataDir, { recursive: true });
+    makeDir(o.dataDir);
     fs.accessSync(o.dataDir, fs.constants.W_OK);
   } catch (err) {
     throw new ServeError(`Cannot use ${o.dataDir} as the data dir: ${(err as Error).message}`);
@@ -106,7 +112,9 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
       port = await listen(server, o.host, o.port, o.portIsDefault);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new ServeError(e.code === "EADDRINUSE" ? `Port ${o.port} on ${o.host} is already in use; pick another with --port (0 for any free port)` : `Cannot listen on ${o.host}:${o.port}: ${e.message}`);
+      const failed = new ServeError(e.code === "EADDRINUSE" ? `Port ${o.port} on ${o.host} is already in use; pick another with --port (0 for any free port)` : `Cannot listen on ${o.host}:${o.port}: ${e.message}`);
+      failed.hostFailed = HOST_ERRORS.has(e.code ?? "");
+      throw failed;
     }
     if (port !== o.port && o.port !== 0) process.stderr.write(`refract: port ${o.port} is taken; using ${port}\n`);
     const url = `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${port}`;
@@ -279,6 +287,22 @@ function acquireLock(dataDir: string): () => void {
     throw new ServeError(`Cannot lock ${dataDir}: another refract keeps taking it over`);
   } finally {
     fs.rmSync(mine, { force: true });
+  }
+}
+
+/**
+ * `mkdir -p`. Node 20's own (`recursive: true`) never returns on a path whose parent exists but
+ * refuses it with ENOENT, such as one under /proc: here the second ENOENT is thrown.
+ */
+function makeDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && fs.statSync(dir).isDirectory()) return;
+    if (code !== "ENOENT" || path.dirname(dir) === dir) throw err;
+    makeDir(path.dirname(dir));
+    fs.mkdirSync(dir);
   }
 }
 

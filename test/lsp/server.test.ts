@@ -1,9 +1,10 @@
 import * as assert from "node:assert/strict";
 import { ChildProcess, fork } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { IPCMessageReader, IPCMessageWriter, ProtocolConnection, StreamMessageReader, StreamMessageWriter, createProtocolConnection } from "vscode-languageserver-protocol/node";
+import { IPCMessageReader, IPCMessageWriter, ProtocolConnection, SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection } from "vscode-languageserver-protocol/node";
 import { BuildState, BuildStateNotification, ExecutionChange, ExecutionsChangedNotification, RuntimeInfoRequest } from "../../protocol/lsp";
 import { CLI, copyFixture, postJson, tmpDir, waitFor } from "../helpers";
 
@@ -33,8 +34,8 @@ class LanguageServer {
     this.connection.listen();
   }
 
-  initialize(workspace: string, initializationOptions: unknown) {
-    return this.connection.sendRequest("initialize", { processId: process.pid, rootUri: pathToFileURL(workspace).href, capabilities: {}, initializationOptions, workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: "ws" }] });
+  initialize(workspace: string, initializationOptions: unknown, processId: number | null = process.pid) {
+    return this.connection.sendRequest("initialize", { processId, rootUri: pathToFileURL(workspace).href, capabilities: {}, initializationOptions, workspaceFolders: [{ uri: pathToFileURL(workspace).href, name: "ws" }] });
   }
 
   async stop(): Promise<number | null> {
@@ -93,18 +94,79 @@ describe("the language server (LSP mode of the server process)", function () {
   it("says which settings are wrong and starts with the defaults for them", async () => {
     const workspace = copyFixture("basic");
     const server = new LanguageServer();
-    await server.initialize(workspace, { port: "eighty", retentionDays: -1, memoryLimitMb: 1e9, dataDir: 7, entry: "" });
+    const settings = { port: "eighty", retentionDays: -1, memoryLimitMb: 1e9, dataDir: 7, entry: "", host: "no such host!" };
+    await server.initialize(workspace, settings);
     const info = await server.connection.sendRequest(RuntimeInfoRequest);
     assert.ok(info.port > 0);
     assert.equal(info.dataDir, path.join(workspace, ".refract"));
+    assert.match(info.apiUrl, /^http:\/\/127\.0\.0\.1:/);
     const errors = server.messages.filter((m) => m.type === 1).map((m) => m.message);
-    assert.ok(errors.some((m) => /refract\.port must be a whole number from 0 to 65535, not "eighty"/.test(m)));
+    assert.ok(errors.some((m) => /refract\.port must be a whole number from 0 to 65535, not "eighty"; using the default$/.test(m)));
     assert.ok(errors.some((m) => /refract\.retentionDays/.test(m)));
     assert.ok(errors.some((m) => /refract\.memoryLimitMb/.test(m)));
     assert.ok(errors.some((m) => /refract\.dataDir must be a non-empty string/.test(m)));
-    assert.equal(errors.length, 4, "an empty entry means the default");
+    assert.ok(errors.some((m) => /refract\.host must be an IP address or a host name, not "no such host!"/.test(m)));
+    assert.equal(errors.length, 5, "an empty entry means the default");
+
+    // The client sends the settings again right after initialize: the same problems are not shown twice.
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: settings } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(server.messages.length, 5, server.messages.map((m) => m.message).join("\n"));
+    // A problem fixed and made again is shown again.
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { ...settings, port: 0 } } });
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: settings } });
+    await waitFor(() => server.messages.filter((m) => /refract\.port must be/.test(m.message)).length === 2, 20_000, "the port problem shown again");
+    assert.equal(server.messages.length, 7, "and one warning: port 0 needs a restart");
     assert.equal(await server.stop(), 0);
   });
+
+  it("an address that is not this machine's is shown as a problem and the default serves; a data dir spelled another way is no change", async () => {
+    const workspace = copyFixture("basic");
+    const server = new LanguageServer();
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
+    await server.initialize(workspace, { port: 0, host: "192.0.2.1", dataDir: ".refract" });
+    const info = await server.connection.sendRequest(RuntimeInfoRequest);
+    assert.match(info.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
+    assert.deepEqual(server.messages.map((m) => [m.type, m.message]), [[1, "Refract: refract.host: Cannot listen on 192.0.2.1:0: listen EADDRNOTAVAIL: address not available 192.0.2.1; using the default"]]);
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, host: "192.0.2.1", dataDir: path.join(workspace, "x", "..", ".refract/") } } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(server.messages.length, 1, server.messages.map((m) => m.message).join("\n"));
+    assert.equal(await server.stop(), 0);
+  });
+
+  it("an unusable data dir (under /proc, where Node's recursive mkdir never returns) is named at once; the server keeps answering", async () => {
+    const server = new LanguageServer();
+    await server.initialize(copyFixture("basic"), { port: 0, dataDir: "/proc/refract/data" });
+    await assert.rejects(server.connection.sendRequest(RuntimeInfoRequest), /ENOENT/);
+    const error = await waitFor(() => server.messages.find((m) => m.type === 1), 20_000, "the error");
+    assert.match(error.message, /^Refract could not start: Cannot use \/proc\/refract\/data as the data dir: ENOENT/);
+    assert.equal(await server.stop(), 0);
+  });
+
+  it("stops its runtime and exits when the client's IPC channel closes, even when initialize named no client pid", async () => {
+    const workspace = copyFixture("basic");
+    const dataDir = tmpDir("lsp-orphan");
+    const server = new LanguageServer();
+    await server.initialize(workspace, { port: 0, dataDir }, null);
+    const echoUrl = async (s: LanguageServer) => {
+      const info = await s.connection.sendRequest(RuntimeInfoRequest);
+      const api = await postJson(info.apiUrl, { query: "{ integrations { nodes { flows { nodes { name testUrl } } } } }" }, { authorization: `Bearer ${info.token}` });
+      return { info, url: api.json.data.integrations.nodes[0].flows.nodes.find((f: any) => f.name === "Echo").testUrl as string };
+    };
+    const { json } = await postJson(`${(await echoUrl(server)).url}?sleep=1500`, { running: "as the client goes" });
+    server.child.disconnect(); // as when the extension host dies
+    assert.equal(await server.exited, 1, "no shutdown came: exit code 1");
+    assert.ok(!fs.existsSync(path.join(dataDir, "lock")), "the runtime stopped and released the data dir");
+
+    // The execution that was running finished before the runtime stopped.
+    const again = new LanguageServer();
+    await again.initialize(workspace, { port: 0, dataDir });
+    const { info } = await echoUrl(again);
+    const { json: result } = await postJson(info.apiUrl, { query: `query($id: ID!) { executionResult(id: $id) { status } }`, variables: { id: json.executionId } }, { authorization: `Bearer ${info.token}` });
+    assert.deepEqual(result.data, { executionResult: { status: "SUCCESS" } });
+    assert.equal(await again.stop(), 0);
+  });
+
 
   it("editor features on the integration's source: CodeLens, diagnostics, hover, completion", async () => {
     const workspace = copyFixture("basic");
@@ -286,6 +348,29 @@ describe("the language server (LSP mode of the server process)", function () {
     await again.initialize(workspace, { port: 0, dataDir });
     assert.equal((await again.connection.sendRequest(RuntimeInfoRequest)).dataDir, dataDir, "the lock of a process that is gone is taken over");
     assert.equal(await again.stop(), 0);
+  });
+
+  it("is started over a socket or a pipe as clients write it: --socket=N, --socket N, --pipe=NAME, --pipe NAME", async () => {
+    // The client listens; the server connects to it (vscode-jsonrpc's server transports).
+    for (const kind of ["socket", "pipe"] as const) {
+      for (const spaced of [false, true]) {
+        const listener = net.createServer();
+        const pipe = path.join(tmpDir("lsp-pipe"), "lsp.sock");
+        await new Promise<void>((resolve) => (kind === "socket" ? listener.listen(0, "127.0.0.1", resolve) : listener.listen(pipe, resolve)));
+        const name = kind === "socket" ? String((listener.address() as net.AddressInfo).port) : pipe;
+        const accepted = new Promise<net.Socket>((resolve) => listener.once("connection", resolve));
+        const child = fork(CLI, spaced ? [`--${kind}`, name] : [`--${kind}=${name}`], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+        const exited = new Promise((resolve) => child.on("exit", (code) => resolve(`exited with ${code}`)));
+        const socket = await Promise.race([accepted, exited.then((why) => assert.fail(`${kind} ${spaced ? "spaced" : "with ="}: ${why}`))]);
+        const connection = createProtocolConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+        connection.listen();
+        await assert.rejects(connection.sendRequest("initialize", { processId: null, rootUri: null, capabilities: {} }), /needs a workspace folder on disk/);
+        connection.dispose();
+        child.kill();
+        await exited;
+        listener.close();
+      }
+    }
   });
 
   it("refuses to start without a workspace folder on disk", async () => {

@@ -84,6 +84,13 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.match(r.stderr, new RegExp(`^refract: Cannot use ${file.replace(/[.]/g, "\\.")} as the data dir: EEXIST`));
   });
 
+  it("exits 1 naming the data dir when its parent refuses it (under /proc), where Node's recursive mkdir never returns", () => {
+    const r = run(["serve", copyFixture("basic"), "--port", "0", "--data-dir", "/proc/refract/data"]);
+    assert.equal(r.error, undefined, "it returned before the 20 s timeout");
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^refract: Cannot use \/proc\/refract\/data as the data dir: ENOENT/);
+  });
+
   it("exits 1 when the workspace is not a folder", () => {
     const r = run(["serve", path.join(ROOT, "no-such-folder"), "--port", "0"]);
     assert.equal(r.status, 1);

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -18,7 +19,8 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { BuildStateNotification, ExecutionsChangedNotification, RuntimeInfo, RuntimeInfoRequest, Settings } from "../../../protocol/lsp";
 import type { BuildState } from "../runtime/runtime";
 import { watchExecutions } from "../runtime/changes";
-import { SERVE_DEFAULTS, SERVE_LIMITS, Served, ServeOptions, serve } from "../serve";
+import { DEFAULT_ENTRY } from "../runtime/loader";
+import { SERVE_DEFAULTS, SERVE_LIMITS, ServeError, Served, ServeOptions, serve } from "../serve";
 import { Live, editorFeatures } from "./features";
 
 /**
@@ -30,7 +32,8 @@ export function startLanguageServer(): void {
   // Node IPC is how the extension starts it; other transports (--stdio, --socket, --pipe) as the
   // library sets them up. Only the IPC reader needs withoutMalformedCancels: stream readers catch
   // what the connection throws on such a cancel and report it as a read error.
-  const connection = process.argv.includes("--node-ipc")
+  const ipc = process.argv.includes("--node-ipc");
+  const connection = ipc
     ? createConnection(ProposedFeatures.all, withoutMalformedCancels(new IPCMessageReader(process)), new IPCMessageWriter(process))
     : createConnection(ProposedFeatures.all);
   // The client gives this process no stdio: what the runtime and its workers write to stderr goes
@@ -48,6 +51,14 @@ export function startLanguageServer(): void {
   let served: Served | null = null;
   let features: ReturnType<typeof editorFeatures> | null = null;
   let applied: Settings = {};
+  let workspace = "";
+  // The settings problems last shown: the client sends the settings again at once after
+  // `initialize`, and at every change; a problem is shown once until it is fixed.
+  let reported = new Set<string>();
+  const report = (problems: string[]) => {
+    for (const problem of problems) if (!reported.has(problem)) void connection.window.showErrorMessage(`Refract: ${problem}; using the default`);
+    reported = new Set(problems);
+  };
   // LSP: once `shutdown` has come, every request but `exit` gets InvalidRequest.
   let shutDown = false;
   const live: Live = (handler) => (...args) => {
@@ -60,12 +71,20 @@ export function startLanguageServer(): void {
     if (starting) throw new Error("Refract is already initialized");
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (!folder?.startsWith("file:")) throw new Error("Refract needs a workspace folder on disk");
-    const workspace = fileURLToPath(folder);
+    workspace = fileURLToPath(folder);
     const { settings, problems } = checkedSettings(params.initializationOptions);
-    for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}; using the default`);
+    report(problems);
     applied = settings;
     features = editorFeatures(connection, documents, workspace, () => served, live);
-    starting = serve(serveOptions(workspace, settings), (line) => connection.console.log(line));
+    const options = serveOptions(workspace, settings);
+    const log = (line: string) => connection.console.log(line);
+    starting = serve(options, log).catch((err) => {
+      // An address that does not resolve or is not this machine's (a network since left) is a
+      // wrong setting like the others: the default serves, and the problem is shown.
+      if (!(err instanceof ServeError && err.hostFailed)) throw err;
+      report([`refract.host: ${err.message}`]);
+      return serve({ ...options, host: SERVE_DEFAULTS.host }, log);
+    });
     starting
       .then((up) => {
         // Two windows on two projects: the second runtime gets the next free port, and says so.
@@ -96,20 +115,26 @@ export function startLanguageServer(): void {
   // Every setting is read when the runtime starts: a change says what needs a restart.
   connection.onDidChangeConfiguration(({ settings }) => {
     const { settings: next, problems } = checkedSettings(settings?.refract);
-    for (const problem of problems) void connection.window.showErrorMessage(`Refract: ${problem}`);
+    report(problems);
     // Compared as they take effect: the client sends every setting, defaults included.
-    const [before, after] = [effective(applied), effective(next)];
+    const [before, after] = [effective(workspace, applied), effective(workspace, next)];
     const changed = (Object.keys(before) as Array<keyof Settings>).filter((k) => before[k] !== after[k]);
     if (changed.length) void connection.window.showWarningMessage(`Refract: restart the runtime to apply ${changed.join(", ")}`);
   });
 
+  /** Stops the runtime, once, whichever of `shutdown` and a lost client comes first. */
+  let stopping: Promise<void> | null = null;
+  const stopRuntime = () => (stopping ??= starting?.then((up) => up.stop()).catch(() => {}) ?? Promise.resolve());
   connection.onShutdown(async () => {
     shutDown = true;
-    const served = await starting?.catch(() => null);
-    await served?.stop();
+    await stopRuntime();
   });
   // The exit notification itself is the library's: code 0 after a shutdown, 1 without one (LSP).
   // Without one the runtime stops as in a crash: the next start takes over its lock.
+  // A client that goes away without either (its extension host crashed or was killed) closes the
+  // IPC channel: the library would notice only by polling the pid `initialize` named, if it named
+  // one. The runtime stops as at a shutdown (running executions finish), then the process exits.
+  if (ipc) process.once("disconnect", () => void stopRuntime().finally(() => process.exit(shutDown ? 0 : 1)));
 
   /** Forwards the runtime's build states and execution changes to the client. */
   function follow(up: Served): void {
@@ -160,13 +185,20 @@ export function checkedSettings(raw: unknown): { settings: Settings; problems: s
     if (typeof value === "string" && value.trim()) settings[key] = value.trim();
     else problems.push(`refract.${key} must be a non-empty string, not ${JSON.stringify(value)}`);
   }
+  if (settings.host !== undefined && !isIP(settings.host) && !HOST_NAME.test(settings.host)) {
+    problems.push(`refract.host must be an IP address or a host name, not ${JSON.stringify(settings.host)}`);
+    delete settings.host;
+  }
   return { settings, problems };
 }
 
-/** Settings with the defaults filled in. */
-function effective(s: Settings): Required<Omit<Settings, "entry">> & Pick<Settings, "entry"> {
-  const { port, host, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency } = SERVE_DEFAULTS;
-  return { port, host, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency, dataDir: ".refract", ...s, entry: s.entry };
+/** A DNS name: dot-separated labels of letters, digits and hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*$/;
+
+/** What each setting amounts to, defaults filled in and paths resolved: two spellings of one value are no change. */
+function effective(workspace: string, s: Settings): Required<Settings> {
+  const { port, host, dataDir, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency } = serveOptions(workspace, s);
+  return { port, host, dataDir, retentionDays, executionTimeoutS, memoryLimitMb, maxConcurrency, entry: path.resolve(workspace, s.entry ?? DEFAULT_ENTRY) };
 }
 
 function serveOptions(workspace: string, s: Settings): ServeOptions {

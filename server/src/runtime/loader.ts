@@ -48,6 +48,9 @@ const CLI_FLAGS = Object.entries(OPTIONS).flatMap(([name, value]) => {
 /** The native binary on Linux and macOS (esbuild's install puts it there); elsewhere spawning it fails and the context builds. */
 const ESBUILD_BIN = process.env.ESBUILD_BINARY_PATH || path.join(path.dirname(require.resolve("esbuild/package.json")), "bin", "esbuild");
 
+/** The integration's entry unless `--entry` (the `refract.entry` setting) names another, relative to the workspace folder. */
+export const DEFAULT_ENTRY = "src/index.ts";
+
 /**
  * Where a workspace's integration is: a folder with `.spectral/`, or a package.json that depends
  * on spectral. Returns the entry file, or why there is none.
@@ -64,7 +67,7 @@ export function findIntegration(workspace: string, entry?: string): { entry: str
     }
   }
   if (!isCni) return { error: `no integration in ${workspace}: expected a .spectral/ folder or a package.json that depends on ${SPECTRAL}` };
-  const file = path.resolve(workspace, entry ?? "src/index.ts");
+  const file = path.resolve(workspace, entry ?? DEFAULT_ENTRY);
   if (!fs.existsSync(file)) return { error: `the integration's entry ${path.relative(workspace, file) || file} does not exist${entry ? "" : " (use --entry)"}` };
   return { entry: file };
 }
