@@ -48,7 +48,7 @@ export type HostMessage =
   | { type: "response"; seq: number; ok: false; error: string }
   | { type: "executions"; changes: ExecutionChange[] };
 
-/** `/events` (server-sent events): `event: executions` with `{changes}`, `event: build` with the build state. */
+/** `/events` (server-sent events): `event: executions` with `{changes}`, `event: build` with the build state (at once, then after each build). */
 export const EVENT_EXECUTIONS = "executions";
 export const EVENT_BUILD = "build";
 

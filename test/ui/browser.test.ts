@@ -370,6 +370,28 @@ describe("the browser UI at /ui (headless Chromium)", function () {
       await zoomed.close();
     }
   });
+
+  it("a failed build is shown under the bar on every view, to a page opened meanwhile too, until a good build replaces it", async () => {
+    await open();
+    const problem = page.locator(".build-problem");
+    assert.equal(await problem.isVisible(), false);
+    const index = path.join(server.workspace, "src", "index.ts");
+    const source = fs.readFileSync(index, "utf8");
+    fs.writeFileSync(index, source + "\nconst broken: number = ;\n");
+    try {
+      await problem.waitFor({ state: "visible", timeout: 30_000 });
+      assert.match(await problem.innerText(), /^The integration's last build failed; version \d+ still serves:\n[\s\S]*index\.ts:\d+:\d+/);
+      await page.evaluate(() => (location.hash = "#/logs?scope=all"));
+      await page.locator(".view-logs").waitFor();
+      assert.ok(await problem.isVisible(), "on the log explorer too");
+      await page.reload();
+      await problem.waitFor({ state: "visible" });
+      await shot("build-failed");
+    } finally {
+      fs.writeFileSync(index, source);
+    }
+    await problem.waitFor({ state: "hidden", timeout: 30_000 });
+  });
 });
 
 // What the callbacks given to page.evaluate use; they run in the browser, not here.

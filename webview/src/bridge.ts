@@ -3,8 +3,8 @@
 // /api, the signed blob URLs and /events itself, with the token the page got from its URL fragment.
 
 import type { TypedDocumentString } from "graphql-request";
-import type { ExecutionChange } from "../../protocol/lsp";
-import { EVENT_EXECUTIONS, HostMessage, HostRequest, View, WebviewMessage } from "../../protocol/webview";
+import type { BuildState, ExecutionChange } from "../../protocol/lsp";
+import { EVENT_BUILD, EVENT_EXECUTIONS, HostMessage, HostRequest, View, WebviewMessage } from "../../protocol/webview";
 
 export interface Bridge {
   readonly host: "vscode" | "browser";
@@ -12,6 +12,8 @@ export interface Bridge {
   blob(url: string): Promise<Uint8Array>;
   /** Executions that changed (live updates). */
   onExecutions(listener: (changes: ExecutionChange[]) => void): void;
+  /** Browser only: the build state, now and after each build (VS Code shows it in its status bar and Problems). */
+  onBuild?(listener: (build: BuildState) => void): void;
   /** The host asks to show a view (VS Code reuses a panel; the browser follows its address). */
   onShow(listener: (view: View) => void): void;
   open(view: View): void;
@@ -101,7 +103,20 @@ export function browserToken(): string | null {
 
 export function browserBridge(token: string): Bridge {
   const executions: Array<(changes: ExecutionChange[]) => void> = [];
+  const builds: Array<(build: BuildState) => void> = [];
   const shows: Array<() => void> = [];
+  // One stream for both kinds of event, opened by the first listener of either.
+  let following = false;
+  const startFollowing = () => {
+    if (following) return;
+    following = true;
+    // What changed while the stream was down was not sent: the view loads again.
+    void follow(token, {
+      executions: (changes) => executions.forEach((l) => l(changes)),
+      build: (build) => builds.forEach((l) => l(build)),
+      reconnected: () => shows.forEach((show) => show()),
+    });
+  };
   const bridge: Bridge = {
     host: "browser",
     async graphql(document, variables) {
@@ -125,8 +140,11 @@ export function browserBridge(token: string): Bridge {
     },
     onExecutions(listener) {
       executions.push(listener);
-      // What changed while the stream was down was not sent: the view loads again.
-      if (executions.length === 1) void follow(token, (changes) => executions.forEach((l) => l(changes)), () => shows.forEach((show) => show()));
+      startFollowing();
+    },
+    onBuild(listener) {
+      builds.push(listener);
+      startFollowing();
     },
     onShow(listener) {
       const show = () => listener(viewOf(location.hash));
@@ -148,8 +166,15 @@ export function browserBridge(token: string): Bridge {
   return bridge;
 }
 
-/** Reads `/events` (server-sent events) with the bearer token, reconnecting after a drop (then `reconnected`). */
-async function follow(token: string, send: (changes: ExecutionChange[]) => void, reconnected: () => void): Promise<void> {
+interface EventHandlers {
+  executions(changes: ExecutionChange[]): void;
+  build(build: BuildState): void;
+  /** The stream is back after a drop. */
+  reconnected(): void;
+}
+
+/** Reads `/events` (server-sent events) with the bearer token, reconnecting after a drop. */
+async function follow(token: string, on: EventHandlers): Promise<void> {
   let connected = false;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -157,7 +182,7 @@ async function follow(token: string, send: (changes: ExecutionChange[]) => void,
       if (res.status === 401) return;
       if (!res.ok || !res.body) throw new Error(`/events answered ${res.status}`);
       attempt = 0;
-      if (connected) reconnected();
+      if (connected) on.reconnected();
       connected = true;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -171,7 +196,8 @@ async function follow(token: string, send: (changes: ExecutionChange[]) => void,
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-          if (event === EVENT_EXECUTIONS && data) send((JSON.parse(data) as { changes: ExecutionChange[] }).changes);
+          if (event === EVENT_EXECUTIONS && data) on.executions((JSON.parse(data) as { changes: ExecutionChange[] }).changes);
+          if (event === EVENT_BUILD && data) on.build(JSON.parse(data) as BuildState);
         }
       }
     } catch {

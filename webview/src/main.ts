@@ -2,7 +2,7 @@
 
 import "@vscode/codicons/dist/codicon.css";
 import "./style.css";
-import type { ExecutionChange } from "../../protocol/lsp";
+import type { BuildState, ExecutionChange } from "../../protocol/lsp";
 import type { View } from "../../protocol/webview";
 import { Bridge, browserBridge, browserToken, exhaustive, vscodeBridge } from "./bridge";
 import { button, fill, h } from "./dom";
@@ -15,11 +15,21 @@ const app = document.getElementById("app")!;
 /** The shown view's live listeners: one subscription to the host, handed to whichever view is shown. */
 let listeners: Array<(changes: ExecutionChange[]) => void> = [];
 
+/** In the browser, under its bar on every view: why the integration's last build failed (VS Code says it in its status bar and Problems). */
+const buildProblem = h("div", { class: "build-problem", role: "alert", hidden: true });
+
+function showBuild(build: BuildState): void {
+  buildProblem.hidden = build.ok;
+  if (build.ok) return fill(buildProblem);
+  const what = build.versionNumber === 0 ? "No build of the integration serves yet:" : `The integration's last build failed; version ${build.versionNumber} still serves:`;
+  fill(buildProblem, h("strong", {}, what), h("pre", {}, build.error ?? ""));
+}
+
 function show(host: Bridge, view: View): void {
   listeners = [];
   const bridge: Bridge = { ...host, onExecutions: (listener) => void listeners.push(listener) };
   const root = h("div", { class: `view view-${view.kind}` });
-  fill(app, bridge.host === "browser" ? browserBar(bridge, view) : null, root);
+  fill(app, bridge.host === "browser" ? browserBar(bridge, view) : null, buildProblem, root);
   switch (view.kind) {
     case "executions":
       return recentExecutions(root, bridge);
@@ -67,6 +77,7 @@ function start(): void {
 
 function follow(bridge: Bridge): void {
   bridge.onExecutions((changes) => listeners.forEach((listener) => listener(changes)));
+  bridge.onBuild?.(showBuild);
   bridge.onShow((view) => show(bridge, view));
 }
 

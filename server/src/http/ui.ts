@@ -55,7 +55,7 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * `/events`: server-sent events for the browser UI, with the API's bearer token (the page reads
  * the stream with `fetch`, as EventSource cannot send headers): `executions` with the changes the
- * language server also notifies, `build` after each build.
+ * language server also notifies, `build` with the build state at once and after each build.
  */
 export function eventsEndpoint(runtime: Runtime, token: string): (req: IncomingMessage, res: ServerResponse) => void {
   const authorized = bearerCheck(token);
@@ -73,6 +73,7 @@ export function eventsEndpoint(runtime: Runtime, token: string): (req: IncomingM
     const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const stop = watchExecutions(runtime.store, (changes) => send(EVENT_EXECUTIONS, { changes }));
     const onBuild = (b: { ok: boolean; error: string | null; versionNumber: number }) => send(EVENT_BUILD, { ok: b.ok, error: b.error, versionNumber: b.versionNumber });
+    onBuild(runtime.build);
     runtime.on("build", onBuild);
     const keepalive = setInterval(() => write(": keepalive\n\n"), KEEPALIVE_MS);
     res.on("close", () => {
