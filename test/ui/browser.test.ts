@@ -392,6 +392,23 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     }
     await problem.waitFor({ state: "hidden", timeout: 30_000 });
   });
+
+  it("the home list keeps rows loaded past the 1,000 a live refresh reads", async () => {
+    for (let i = 0; i < 21; i++) await Promise.all(Array.from({ length: 50 }, () => fetch(server.flows.Record, { method: "POST", body: "{}" })));
+    await open();
+    const rows = page.locator("table.executions tbody tr");
+    while ((await rows.count()) <= 1000) {
+      const count = await rows.count();
+      await page.getByRole("button", { name: "Load more" }).click();
+      await page.waitForFunction((n: number) => document.querySelectorAll("table.executions tbody tr").length > n, count);
+    }
+    const shown = await rows.count();
+    const oldest = await rows.last().locator("a").getAttribute("href");
+    const x = await trigger("Record", "", { message: "after a thousand" });
+    await page.waitForFunction((n: number) => document.querySelectorAll("table.executions tbody tr").length === n + 1, shown);
+    assert.equal(await rows.last().locator("a").getAttribute("href"), oldest, "the oldest row loaded is still there");
+    assert.equal(await rows.first().locator("a").getAttribute("href"), `#/execution/${encodeURIComponent(x.id)}`);
+  });
 });
 
 // What the callbacks given to page.evaluate use; they run in the browser, not here.

@@ -37,10 +37,16 @@ export function recentExecutions(root: HTMLElement, bridge: Bridge): void {
   const load = async (first: number, after: string | null) => {
     try {
       const { executionResults } = await bridge.graphql(RecentExecutions, { first, after });
-      shown = after ? [...shown, ...executionResults.nodes] : executionResults.nodes;
-      cursor = executionResults.pageInfo.endCursor;
+      const { nodes, pageInfo } = executionResults;
+      // A refresh reads at most a page of 1,000: rows shown past those stay as they were.
+      const last = nodes.length ? shown.findIndex((x) => x.id === nodes.at(-1)!.id) : -1;
+      const kept = !after && last >= 0 ? shown.slice(last + 1) : [];
+      shown = after ? [...shown, ...nodes] : [...nodes, ...kept];
+      if (after || !kept.length) {
+        cursor = pageInfo.endCursor;
+        fill(more, pageInfo.hasNextPage ? button("Load more", "fold-down", () => void load(PAGE, cursor)) : null);
+      }
       fill(body, ...shown.map(row));
-      fill(more, executionResults.pageInfo.hasNextPage ? button("Load more", "fold-down", () => void load(PAGE, cursor)) : null);
       fill(message, shown.length ? null : "No executions yet: trigger a flow with its webhook URL (`refract serve` prints them).");
     } catch (err) {
       fill(message, h("span", { class: "error" }, (err as Error).message));
