@@ -179,6 +179,22 @@ describe("the browser UI at /ui (headless Chromium)", function () {
     assert.equal(await page.locator(".tree .row.current .key").first().textContent(), "k1600");
   });
 
+  it("Raw shows the first 262,144 characters of a large value at once, and all of it on request", async () => {
+    const x = await trigger("Record", "?kb=1024&lines=1");
+    await open(`#/execution/${x.id}`);
+    await page.locator(".tl-bar.tl-step", { hasText: "onExecution" }).click();
+    await page.locator(".step-detail .tree").waitFor();
+    await page.getByRole("button", { name: "Raw" }).click();
+    const raw = page.locator(".step-detail pre.raw");
+    assert.equal((await raw.textContent()).length, 262_144);
+    const note = await page.locator(".step-detail", { hasText: /The first 262,144 of [\d,]+ characters \(Copy copies all\)\./ }).innerText();
+    const total = Number(/of ([\d,]+) characters/.exec(note)![1].replace(/,/g, ""));
+    assert.ok(total > 1_000_000, `${total}`);
+    await page.getByRole("button", { name: "Show all" }).click();
+    assert.equal((await raw.textContent()).length, total);
+    assert.match((await raw.textContent()).slice(-40), /\]\n\}$/);
+  });
+
   it("images as images; a failed execution's step stands out and its invoked execution opens from the timeline", async () => {
     const image = await trigger("Image");
     await open(`#/execution/${image.id}`);

@@ -76,11 +76,11 @@ export function jsonView(value: unknown, options: TreeOptions): HTMLElement {
       } else show(current + ((e as KeyboardEvent).shiftKey ? -1 : 1));
     },
   });
-  const raw = h("pre", { class: "raw", hidden: true, tabindex: 0 });
+  const raw = h("div", { hidden: true });
   const rawToggle = button("Raw", "json", () => {
     const showRaw = raw.hidden;
     // Built on first use only: a megabyte of text costs a long layout.
-    if (showRaw && !raw.textContent) raw.textContent = rawText(value);
+    if (showRaw && !raw.firstChild) fill(raw, rawBlock(rawText(value)));
     raw.hidden = !showRaw;
     treeBox.hidden = showRaw;
     rawToggle.setAttribute("aria-pressed", String(showRaw));
@@ -356,7 +356,20 @@ const SAFE_IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp", "imag
 function textView(text: string, options: TreeOptions): HTMLElement {
   return h("div", { class: "text-view" },
     h("div", { class: "toolbar" }, h("span", { class: "muted" }, `text, ${bytes(new TextEncoder().encode(text).length)}`), button("Copy", "copy", () => options.copy(text))),
-    h("pre", { class: "raw", tabindex: 0 }, text));
+    rawBlock(text));
+}
+
+/** Characters of text laid out at once: Chromium takes about a second a megabyte, the page frozen meanwhile. */
+const RAW_SHOWN = 256 * 1024;
+
+/** Text as is; past RAW_SHOWN characters its start, and the rest on request. */
+function rawBlock(text: string): HTMLElement {
+  const pre = h("pre", { class: "raw", tabindex: 0 }, text.length > RAW_SHOWN ? text.slice(0, RAW_SHOWN) : text);
+  if (text.length <= RAW_SHOWN) return pre;
+  const rest = h("div", { class: "toolbar" },
+    h("span", { class: "muted" }, `The first ${RAW_SHOWN.toLocaleString("en-US")} of ${text.length.toLocaleString("en-US")} characters (Copy copies all).`),
+    button("Show all", "unfold", () => ((pre.textContent = text), rest.remove()), { title: "Lay out all the text: this takes a few seconds a few megabytes" }));
+  return h("div", {}, pre, rest);
 }
 
 function hexView(data: Uint8Array, type: string): HTMLElement {
