@@ -101,6 +101,9 @@ export function parseServeArgs(argv: string[]): ServeOptions | "help" {
   };
 }
 
+/** How long a signal lets running executions finish (INTERFACES.md §1). */
+const STOP_GRACE_MS = 10_000;
+
 /** `refract <args>`: the CLI (the bin's entry is main.ts). */
 export async function runCli(args: string[]): Promise<void> {
   let options: ServeOptions | "help";
@@ -114,6 +117,9 @@ export async function runCli(args: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  // A reader of the output that goes away (`| head -1`, a parent that closed its pipe) makes the
+  // next write fail with EPIPE: the output is lost, the runtime keeps serving.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   // Signal handlers come first: a signal during start-up stops the server once it is up.
   const serving = serve(options);
   let stopping = false;
@@ -124,8 +130,14 @@ export async function runCli(args: string[]): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`refract: ${signal}: finishing running executions (up to 10 s)\n`);
-    serving
-      .then((served) => served.stop())
+    // Until the integration's first load ends (it may never: user code that loops at the top level
+    // until the time limit) nothing runs, and the runtime cannot stop: it is given the same 10 s.
+    const startUp = new Promise<null>((resolve) => setTimeout(resolve, STOP_GRACE_MS, null).unref());
+    Promise.race([serving, startUp])
+      .then((served) => {
+        if (served) return served.stop();
+        process.stderr.write(`refract: still starting after ${STOP_GRACE_MS / 1000} s (the integration's first load has not ended): exiting; no execution had started, and the next start runs those accepted meanwhile\n`);
+      })
       .then(
         () => process.exit(0),
         (err) => {

@@ -278,6 +278,33 @@ describe("refract serve (INTERFACES.md §1)", function () {
     }
   });
 
+  it("keeps serving when the reader of its output goes away (EPIPE), and still stops cleanly", async () => {
+    const workspace = copyFixture("basic");
+    const p = start(["serve", workspace, "--port", "0", "--json"]);
+    const ready = await p.json("ready");
+    p.child.stdout!.destroy(); // as `refract serve | head -1` after the ready line
+    const echo = ready.integrations[0].flows.find((f: any) => f.name === "Echo").testUrl;
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await postJson(echo, { i })).status, 200);
+      await new Promise((r) => setTimeout(r, 200)); // each execution's line is written, and fails
+    }
+    assert.equal(p.child.exitCode, null, p.stderr);
+    assert.equal(await p.kill(), 0);
+    assert.equal(fs.existsSync(path.join(workspace, ".refract", "lock")), false);
+  });
+
+  it("on a signal while the integration's first load never ends, exits 0 after the 10 s grace", async () => {
+    const workspace = copyFixture("basic");
+    const index = path.join(workspace, "src", "index.ts");
+    fs.writeFileSync(index, "const until = Date.now() + 120_000;\nwhile (Date.now() < until) {}\n" + fs.readFileSync(index, "utf8"));
+    const p = start(["serve", workspace, "--port", "0", "--json"]);
+    await waitFor(() => fs.existsSync(path.join(workspace, ".refract", "lock")) || null, 20_000, "the lock");
+    await new Promise((r) => setTimeout(r, 1000));
+    p.child.kill("SIGTERM");
+    assert.equal(await p.exited, 0);
+    assert.match(p.stderr, /still starting after 10 s/);
+  });
+
   it("after a kill -9: running executions end in ERROR, queued ones run at the next start, nothing accepted is lost", async () => {
     const workspace = copyFixture("basic");
     const first = start(["serve", workspace, "--port", "0", "--json", "--max-concurrency", "2"]);
