@@ -118,6 +118,30 @@ describe("queues, duplicates, cancel and replay", function () {
     assert.equal(logs.at(-1)!.message, "Ending Instance Execution (CANCELED): canceled by user");
   });
 
+  it("a canceled running execution frees its FIFO slot and its --max-concurrency slot at once, though its code runs on", async () => {
+    const runningNow = async (server: TestServer, url: string, body: unknown) => {
+      const { json } = await postJson(url, body);
+      return waitFor(() => server.runtime.store.executions.get(json.executionId)?.runStartedAt ? json.executionId as string : undefined);
+    };
+    const fifo = await runningNow(s, s.flows["Fifo"], { seq: 1, sleep: 20_000 });
+    const next = await postJson(s.flows["Fifo"], { seq: 2 });
+    s.runtime.cancel(fifo);
+    assert.equal((await s.waitForEnd(next.json.executionId, 10_000)).status, "SUCCESS", "the FIFO flow's next execution did not wait for the canceled one's code");
+
+    const capped = await startServer(copyFixture("queues"), { maxConcurrency: 1 });
+    try {
+      const slow = await runningNow(capped, capped.flows["Slow"], { sleep: 20_000 });
+      const other = await postJson(capped.flows["Fifo"], { seq: 3 });
+      capped.runtime.cancel(slow);
+      assert.equal((await capped.waitForEnd(other.json.executionId, 10_000)).status, "SUCCESS");
+      assert.equal(capped.runtime.runningCount, 0);
+    } finally {
+      const stopping = Date.now();
+      await capped.stop();
+      assert.ok(Date.now() - stopping < 9_000, "a stop does not wait for canceled code");
+    }
+  });
+
   it("replays an ended execution with exactly its request, linked to it; refuses running and unknown ones", async () => {
     const original = await postJson(`${s.flows["Slow"]}/a/b?q=1`, { sleep: 1 }, { "x-custom": "yes" });
     const x = await s.waitForEnd(original.json.executionId);

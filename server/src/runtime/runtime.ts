@@ -58,6 +58,8 @@ interface Pending extends ExecutionWaiters {
   deadline: number;
   /** Canceled while running: what its code still produces is discarded. */
   canceled?: boolean;
+  /** Its slots (its flow's queue limit, the global limit) are free again: it ended, or was canceled while its code runs on. */
+  released?: boolean;
   /** Started in bulk (a replay or retry): it waits in the backlog and runs with few others. */
   background: boolean;
 }
@@ -85,6 +87,8 @@ export class Runtime extends EventEmitter {
   private readonly queue: Pending[] = [];
   private readonly runningByFlowConfig = new Map<string, number>();
   private runningBackground = 0;
+  /** Entries of `running` canceled while their code runs on: they hold no slot, and a stop does not wait for them. */
+  private canceledRunning = 0;
   /** The dedupe value of each queued or running execution of a flow with `dedupeIdField`. */
   private readonly dedupeKeys = new Map<string, string>();
   /** Pending automatic retries, by the first attempt's id. */
@@ -518,6 +522,12 @@ export class Runtime extends EventEmitter {
       p.onEnd?.({ error: "The execution was canceled", response: undefined });
       p.onEnd = p.onTrigger = undefined;
       if (p.worker) p.worker.send({ t: "cancel", id });
+      // Its code runs on until it returns or meets the time limit: the next execution of a FIFO
+      // flow, or any under --max-concurrency, does not wait for that.
+      if (this.running.get(id) === p) {
+        this.releaseSlots(p);
+        this.canceledRunning++;
+      }
       if (force && p.worker) this.pool.terminate(p.worker, { culprit: id, reason: "it was canceled with force, which terminates its worker" });
     }
     this.emit("execution", x);
@@ -537,7 +547,7 @@ export class Runtime extends EventEmitter {
     if (this.stopping) return; // what is still queued runs at the next start
     if (this.recovered.length && this.integration) void this.requeueRecovered();
     for (const list of [this.queue, this.backlog]) {
-      const room = () => this.running.size < this.options.maxConcurrency && this.pool.canTakeRun() && (list === this.queue || this.runningBackground < BACKGROUND_CONCURRENCY);
+      const room = () => this.running.size - this.canceledRunning < this.options.maxConcurrency && this.pool.canTakeRun() && (list === this.queue || this.runningBackground < BACKGROUND_CONCURRENCY);
       // In arrival order, passing over executions whose flow is at its own limit (FIFO, throttled).
       for (let i = 0; i < list.length && this.integration && room(); ) {
         if (this.atFlowLimit(list[i].record.scope.flowConfigId)) i++;
@@ -824,15 +834,22 @@ export class Runtime extends EventEmitter {
     p.worker?.unstarted.delete(id);
     p.worker?.slots.delete(p.slot);
     this.dedupeKeys.delete(id);
-    const fcId = p.record.scope.flowConfigId;
-    if (p.worker) this.runningByFlowConfig.set(fcId, this.runningByFlowConfig.get(fcId)! - 1);
-    if (p.worker && p.background) this.runningBackground--;
+    if (p.released) this.canceledRunning--;
+    else this.releaseSlots(p);
     if (!p.canceled) this.store.ended(id, error ? "ERROR" : "SUCCESS", error ? "ERROR" : "COMPLETED", error, at);
     if (error && !p.canceled && !p.synchronous) this.scheduleRetry(p.record);
     p.onEnd?.({ error, response });
     if (p.worker) this.unloadIfUnused(p.worker, p.version);
     if (!p.canceled) this.emit("execution", p.record);
     this.pump();
+  }
+
+  private releaseSlots(p: Pending): void {
+    if (!p.worker || p.released) return;
+    p.released = true;
+    const fcId = p.record.scope.flowConfigId;
+    this.runningByFlowConfig.set(fcId, this.runningByFlowConfig.get(fcId)! - 1);
+    if (p.background) this.runningBackground--;
   }
 
   /**
@@ -908,7 +925,7 @@ export class Runtime extends EventEmitter {
   }
 
   get runningCount(): number {
-    return this.running.size;
+    return this.running.size - this.canceledRunning;
   }
 
   get queuedCount(): number {
@@ -927,7 +944,7 @@ export class Runtime extends EventEmitter {
     await this.loader.stop();
     await this.storeLoaded;
     const deadline = Date.now() + graceMs;
-    while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (this.running.size > this.canceledRunning && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const id of [...this.running.keys()]) this.endWithoutWorker(id, STOPPED_BEFORE_FINISH);
     await Promise.all([this.pool.close(), this.scans.close()]);
     await this.store.close();
