@@ -242,6 +242,16 @@ describe("schedules follow the code", function () {
       await waitFor(() => builds().some((b) => b.ok === false), 30_000, "the failed build");
       assert.match(builds().at(-1).error, /flow "Every Second" has an invalid cron expression "61 \* \* \* \*"/);
       assert.ok(s.runtime.lifecycle.scheduler.armed(system.id).includes(everySecond), "the last good build keeps running");
+      // A schedule config variable's time zone and default are code too: the build fails, rather than every deploy.
+      for (const [declared, message] of [
+        ['timeZone: "Europe/Pariss"', /config variable "Tick Schedule" \(the schedule of flow "Configured Tick"\) has an invalid time zone "Europe\/Pariss"/],
+        ['timeZone: "Europe/Paris", defaultValue: "0 25 * * *"', /config variable "Tick Schedule" \(the schedule of flow "Configured Tick"\) has an invalid cron expression "0 25 \* \* \*"/],
+      ] as const) {
+        const failures = builds().filter((b) => !b.ok).length;
+        fs.writeFileSync(file, original.replace('dataType: "schedule", timeZone: "Europe/Paris"', `dataType: "schedule", ${declared}`));
+        await waitFor(() => builds().filter((b) => !b.ok).length > failures, 30_000, "the failed build");
+        assert.match(builds().at(-1).error, message);
+      }
 
       fs.writeFileSync(file, original.replace('schedule: { value: "* * * * * *", timezone: "America/New_York" },', ""));
       await waitFor(() => builds().some((b) => b.ok && b.versionNumber === 2), 30_000, "version 2");

@@ -160,6 +160,15 @@ export function readDefinition(yamlText: string, bundleKey: string, hooks: Recor
       timeZone: v.timeZone || null,
     }),
   );
+  // A schedule config variable's time zone is fixed in code, and its default is where every
+  // instance starts (the system instance's value): either one wrong would fail every deploy.
+  for (const f of flows) {
+    const s = f.schedule;
+    const v = s?.type === "configVar" ? configVars.find((c) => c.key === s.configVar) : undefined;
+    const given = typeof v?.defaultValue === "string" && v.defaultValue.trim() ? v.defaultValue : null;
+    const problem = v && (given || v.timeZone) ? scheduleError({ cron: given ?? "0 0 * * *", timeZone: v.timeZone }) : null;
+    if (problem) throw new Error(`config variable "${v!.key}" (the schedule of flow "${f.name}") has an ${problem}`);
+  }
   const labels = Array.isArray(doc.labels) ? doc.labels.filter((l: unknown): l is string => typeof l === "string") : [];
   return { name: String(doc.name), description: doc.description ?? "", category: typeof doc.category === "string" ? doc.category : null, labels, flows, configVars };
 }
