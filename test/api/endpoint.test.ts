@@ -124,6 +124,13 @@ describe("the GraphQL endpoint (/api)", function () {
     assert.equal(three.status, 200);
     assert.match(three.json.errors[0].message, /^The request asks for more than 100000 list items in all/);
     assert.equal((await s.api("{ authenticatedUser { name } }")).json.data.authenticatedUser.name.length > 0, true, "and the server goes on");
+
+    // A log search may read every stored line: one under each of 120 items is refused, as is a 21st.
+    const searches = await s.api(`{ executionResults(first: 1000) { nodes { instance { logs(message_Icontains: "zz") { totalCount } } } } }`);
+    assert.match(searches.json.errors[0].message, /^The request asks for more than 100000 list items in all .*a log search counts as 5000/);
+    const twenty = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: logs(message_Icontains: "zz${i}") { totalCount }`).join(" ")} }`;
+    assert.equal((await s.api(twenty(20))).json.errors, undefined);
+    assert.match((await s.api(twenty(21))).json.errors[0].message, /more than 100000 list items/);
   });
 
   it("ignores variables the operation does not declare (VS Code sends stepId)", async () => {

@@ -116,7 +116,11 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
   it("updateInstance (rename, disable, enable) and testInstanceFlowConfig", async () => {
     const renamed = await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "Initech Production", description: "the real one", labels: ["prod"] } });
     assert.deepEqual(renamed.instance, { id: instanceId, name: "Initech Production", description: "the real one", labels: ["prod"], enabled: true });
+    const updatedAt = () => s.runtime.instances.instance(instanceId)!.updatedAt;
+    const before = updatedAt();
+    await new Promise((r) => setTimeout(r, 5));
     assert.equal((await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, enabled: false } })).instance.enabled, false);
+    assert.ok(updatedAt() > before, "disabling is an update");
     const hooked = s.runtime.instances.flowConfigOf(instanceId, flowId("Hooked"))!;
     assert.match((await refused(s, TEST_FLOW_CONFIG, { id: hooked.id, payload: "{}" }))[0].messages[0], /disabled/);
     const { instances } = await s.data(`{ instances(enabled: false, isSystem: false) { nodes { name } } }`);

@@ -60,9 +60,10 @@ describe("API queries over real executions", function () {
       [{ after: Buffer.from("[1]").toString("base64url") }, /is not a cursor/],
       [{ first: 1001 }, /first must be at most 1000/],
       [{ first: -1 }, /first must not be negative/],
-      [{ startedAt_Gte: "yesterday" }, /not an ISO-8601 date-time/],
-      [{ startedAt_Gte: "March 7 2026" }, /not an ISO-8601 date-time/], // Date.parse takes it
-      [{ startedAt_Gte: "2026-02-30T00:00:00Z" }, /not an ISO-8601 date-time/], // Date.parse rolls it into March
+      [{ startedAt_Gte: "yesterday" }, /not an ISO-8601 date, or date-time with an offset/],
+      [{ startedAt_Gte: "March 7 2026" }, /not an ISO-8601 date, or date-time with an offset/], // Date.parse takes it
+      [{ startedAt_Gte: "2026-02-30T00:00:00Z" }, /not an ISO-8601 date, or date-time with an offset/], // Date.parse rolls it into March
+      [{ startedAt_Gte: "2026-11-28T10:00:00" }, /not an ISO-8601 date, or date-time with an offset/], // Date.parse reads it in the server's time zone
       [{ status: "DONE" }, /ExecutionStatus/],
     ] as const) {
       const { json } = await s.api(EXECUTIONS, variables);
@@ -184,14 +185,18 @@ describe("API queries over real executions", function () {
       [{ after: Buffer.from(Buffer.from(tail, "base64").toString().replace(/\d+$/, (n) => String(Number(n) + 5))).toString("base64") }, /not a log cursor/],
       [{ severity: 9 }, /9 is not a severity id/],
       [{ orderBy: { field: "MESSAGE", direction: "ASC" } }, /ordered by TIMESTAMP only/],
-      [{ gte: "soon" }, /not an ISO-8601 date-time/],
-      [{ gte: "2025-02-29" }, /not an ISO-8601 date-time/],
+      [{ gte: "soon" }, /not an ISO-8601 date, or date-time with an offset/],
+      [{ gte: "2025-02-29" }, /not an ISO-8601 date, or date-time with an offset/],
       [{ text: "x".repeat(50_000) }, /^message_Icontains: the search term is 50000 characters long; at most 1000 are searched for$/],
     ] as const) {
       const { json } = await s.api(LOGS, variables);
       assert.match(json.errors[0].message, message, JSON.stringify(variables));
     }
     assert.equal((await s.data(`{ log(id: "TG9nOjIwMjAtMDEtMDE6MA==") { id } }`)).log, null);
+    // An id that is not a log's at all, as the other lookups by id answer it.
+    const instanceId = (await s.data(`{ instances { nodes { id } } }`)).instances.nodes[0].id;
+    assert.equal((await s.data(`query($id: ID!) { log(id: $id) { id } }`, { id: instanceId })).log, null);
+    assert.equal((await s.data(`{ log(id: "garbage") { id } }`)).log, null);
   });
 
   it("logHistogram counts the same lines as logs, by severity", async () => {

@@ -9,7 +9,7 @@ export type ApiContext = {
   blobs: BlobSigner;
   /** This server as the caller reaches it (http/auth.ts serverOrigin): where blob URLs point. */
   origin: string;
-  /** List items given to this request so far, all lists together (bounded by MAX_ITEMS). */
+  /** List items given to this request so far, all lists together, log searches included (bounded by MAX_ITEMS). */
   items: number;
 };
 
@@ -20,20 +20,42 @@ export function properties(...names: string[]): ApiResolvers[string] {
   return Object.fromEntries(names.map((n) => [n, (source: any) => source[n]]));
 }
 
+/**
+ * Each page is at most 1,000 items, but a list asked for inside another list's items runs once per
+ * item: `executionResults { nodes { instance { executionResults … } } }` three deep asked for a
+ * billion and ran the server out of memory. So a request gets this many items in all, its lists
+ * together, and an error past that.
+ */
+export const MAX_ITEMS = 100_000;
+
+/**
+ * What one log search (a `logs` connection or a `logHistogram`) counts for against MAX_ITEMS: it
+ * may read every stored line, some on the main thread. Twenty per request; asked for under a
+ * list's items (`executionResults { nodes { instance { logs … } } }`), a search ran once per item
+ * and a 3 KB request held the server for seconds.
+ */
+export const LOG_SEARCH_ITEMS = 5_000;
+
+export function charge(ctx: ApiContext, items: number): void {
+  ctx.items += items;
+  if (ctx.items > MAX_ITEMS) throw new GraphQLError(`The request asks for more than ${MAX_ITEMS} list items in all (a list inside a list's items runs once per item; a log search counts as ${LOG_SEARCH_ITEMS}); ask for fewer, or page`);
+}
+
 /** A DateTime argument as ms since epoch; undefined when absent. */
 export function time(value: unknown, name: string): number | undefined {
   if (value === null || value === undefined) return undefined;
   const ms = isoTime(value);
-  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: ${JSON.stringify(value)} is not an ISO-8601 date-time`);
+  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: ${JSON.stringify(value)} is not an ISO-8601 date, or date-time with an offset (Z or ±hh:mm)`);
   return ms;
 }
 
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
 
 /**
- * An ISO-8601 date or date-time (RFC 3339's space instead of T allowed) as ms since epoch, NaN
- * for anything else. `Date.parse` alone also takes "March 7" and rolls "2026-02-30" over into
- * March, which would filter by a day nobody asked for.
+ * An ISO-8601 date (midnight UTC) or date-time with its offset (RFC 3339's space instead of T
+ * allowed) as ms since epoch, NaN for anything else. `Date.parse` alone also takes "March 7", rolls
+ * "2026-02-30" over into March, and reads a date-time without an offset in the server's time
+ * zone: each would filter by a time nobody asked for.
  */
 export function isoTime(value: unknown): number {
   const m = typeof value === "string" ? ISO_8601.exec(value) : null;

@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, GraphQLSchema, Kind } from "graphql";
-import { ApiContext, ApiResolvers, isoTime, properties } from "./context";
+import { ApiContext, ApiResolvers, charge, isoTime, properties } from "./context";
 import { directoryResolvers } from "./directory";
 import { executionResolvers } from "./executions";
 import { logResolvers } from "./logs";
@@ -11,17 +11,8 @@ export type { ApiContext };
 /** Every connection type of the served schema: the same shape, from `connection()`. */
 const CONNECTIONS = ["Expression", "Customer", "Instance", "InstanceConfigVariable", "InstanceFlowConfig", "Integration", "IntegrationFlow", "InstanceExecutionResult", "InstanceStepResult", "Log", "ExecutionSection"];
 
-/**
- * Each page is at most 1,000 items, but a list asked for inside another list's items runs once per
- * item: `executionResults { nodes { instance { executionResults … } } }` three deep asked for a
- * billion and ran the server out of memory. So a request gets this many items in all, its lists
- * together, and an error past that.
- */
-export const MAX_ITEMS = 100_000;
-
 function charged<T>(ctx: ApiContext, items: T[]): T[] {
-  ctx.items += items.length;
-  if (ctx.items > MAX_ITEMS) throw new GraphQLError(`The request asks for more than ${MAX_ITEMS} list items in all (a list inside a list's items runs once per item); ask for fewer, or page`);
+  charge(ctx, items.length);
   return items;
 }
 
@@ -53,7 +44,7 @@ export function apiSchema(): GraphQLSchema {
 /** DateTime: ISO-8601 strings out and in (context.ts `isoTime`). */
 function dateTime(scalar: GraphQLScalarType): void {
   const parse = (value: unknown) => {
-    if (Number.isNaN(isoTime(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date-time`);
+    if (Number.isNaN(isoTime(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date, or date-time with an offset (Z or ±hh:mm)`);
     return value;
   };
   scalar.parseValue = parse;

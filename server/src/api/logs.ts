@@ -6,7 +6,7 @@ import { SEVERITIES, Severity } from "../../../protocol/executions";
 import type { ExecutionRecord } from "../store/executions";
 import type { LineOwner, LogFilter, LogPosition, StoredLog } from "../store/logs";
 import { PageArgs, build, count } from "./connection";
-import { ApiContext, ApiResolvers, iso, orderOf, time } from "./context";
+import { ApiContext, ApiResolvers, LOG_SEARCH_ITEMS, charge, iso, orderOf, time } from "./context";
 import { flowConfigOf, flowNode, currentIntegration } from "./directory";
 
 /** Every filter the contract gives `logs`. */
@@ -35,8 +35,10 @@ const encodePosition = (p: LogPosition) => Buffer.from(`Log:${p.day}:${p.offset}
 
 const notOurs = (value: string, name: string) => new GraphQLError(`${name}: "${value}" is not a log cursor or id of this server`);
 
+const LOG_ID = /^Log:(\d{4}-\d{2}-\d{2}):(\d+)$/;
+
 function decodePosition(value: string, name: string): LogPosition {
-  const match = /^Log:(\d{4}-\d{2}-\d{2}):(\d+)$/.exec(Buffer.from(value, "base64").toString("utf8"));
+  const match = LOG_ID.exec(Buffer.from(value, "base64").toString("utf8"));
   if (!match) throw notOurs(value, name);
   return { day: match[1], offset: Number(match[2]) };
 }
@@ -121,6 +123,7 @@ function searchTerm(term: string | null | undefined): string | undefined {
  * were written, which is their time order up to a few milliseconds between executions.
  */
 export async function logConnection(ctx: ApiContext, args: LogArgs, within: LogArgs = {}) {
+  charge(ctx, LOG_SEARCH_ITEMS);
   const { descending } = orderOf(args, { field: "TIMESTAMP", direction: "DESC" }, (field) => {
     if (field !== "TIMESTAMP") throw new GraphQLError(`Logs are ordered by TIMESTAMP only, not ${field}`);
     return () => 0;
@@ -155,6 +158,7 @@ export async function logConnection(ctx: ApiContext, args: LogArgs, within: LogA
 
 async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
   if (!Number.isInteger(args.buckets) || args.buckets < 1 || args.buckets > 1000) throw new GraphQLError("buckets must be between 1 and 1000");
+  charge(ctx, LOG_SEARCH_ITEMS);
   const filter = logFilter(ctx, args, {});
   const to = filter?.to ?? Date.now();
   // Without a start, the range starts at the execution's start, else at the oldest stored line.
@@ -178,7 +182,11 @@ async function histogram(ctx: ApiContext, args: LogArgs & { buckets: number }) {
 export const logResolvers: ApiResolvers = {
   RootQuery: {
     logs: (_: unknown, args: LogArgs, ctx: ApiContext) => logConnection(ctx, args),
-    log: async (_: unknown, { id }: { id: string }, ctx: ApiContext) => (await lineAt(ctx, decodePosition(id, "id"))) ?? null,
+    // An id that is not a log's is no log, as every lookup by id answers (a cursor's is an error).
+    log: async (_: unknown, { id }: { id: string }, ctx: ApiContext) => {
+      const match = LOG_ID.exec(Buffer.from(id, "base64").toString("utf8"));
+      return (match && (await lineAt(ctx, { day: match[1], offset: Number(match[2]) }))) ?? null;
+    },
     logSeverityLevels: () => SEVERITIES.map((name, i) => ({ id: i + 1, name })),
     logHistogram: (_: unknown, args: LogArgs & { buckets: number }, ctx: ApiContext) => histogram(ctx, args),
   },

@@ -305,6 +305,7 @@ export class Instances {
     const instance = this.required(instanceId);
     return this.change(() => {
       instance.enabled = enabled;
+      instance.updatedAt = new Date().toISOString();
       return instance;
     });
   }
