@@ -116,7 +116,7 @@ describe("API mutations: customers, instances, deploys and tests (lifecycle fixt
   it("updateInstance (rename, disable, enable) and testInstanceFlowConfig", async () => {
     const renamed = await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, name: "Initech Production", description: "the real one", labels: ["prod"] } });
     assert.deepEqual(renamed.instance, { id: instanceId, name: "Initech Production", description: "the real one", labels: ["prod"], enabled: true });
-    const updatedAt = () => s.runtime.instances.instance(instanceId)!.updatedAt;
+    const updatedAt = () => s.runtime.instances.instance(instanceId)!.updatedAt ?? "";
     const before = updatedAt();
     await new Promise((r) => setTimeout(r, 5));
     assert.equal((await mutate(s, UPDATE_INSTANCE, { input: { id: instanceId, enabled: false } })).instance.enabled, false);

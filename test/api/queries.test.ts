@@ -170,6 +170,10 @@ describe("API queries over real executions", function () {
     const rest = await logs({ orderBy: ASC, after: head.pageInfo.endCursor, first: 1000 });
     const everything = await logs({ orderBy: ASC, first: 1000 });
     assert.deepEqual([...head.edges, ...rest.edges].map((e: any) => e.node.id), everything.edges.map((e: any) => e.node.id));
+    // first with last keeps the end of the first page, as every connection does; last counts from the end, so offset with it is refused.
+    const window = await s.data(`{ logs(first: 3, last: 2, orderBy: {field: TIMESTAMP, direction: ASC}) { nodes { id } } }`);
+    assert.deepEqual(window.logs.nodes.map((n: any) => n.id), everything.edges.slice(1, 3).map((e: any) => e.node.id));
+    assert.match((await s.api(`{ logs(last: 2, offset: 1) { nodes { id } } }`)).json.errors[0].message, /offset counts from the start/);
     const tail = rest.pageInfo.endCursor;
     assert.equal((await logs({ orderBy: ASC, after: tail })).edges.length, 0, "nothing new yet");
     const next = (await postJson(s.flows["Echo"], { tail: true })).json.executionId;

@@ -133,10 +133,13 @@ export async function logConnection(ctx: ApiContext, args: LogArgs, within: LogA
   const before = args.before ? await cursor(ctx, args.before, "before") : undefined;
   if (!filter) return build([], encodePosition, false, false, 0);
   const search = ctx.runtime.logs;
-  // `last` pages backwards from `before` (or the end): scan the other way, then turn the page round.
+  // `last` alone pages backwards from `before` (or the end): scan the other way, then turn the
+  // page round. With `first` it keeps the end of that page, as every connection does (windowOf).
   const backwards = args.last != null && args.first == null;
   const skip = count(args.offset, "offset") ?? 0;
+  if (backwards && skip) throw new GraphQLError("offset counts from the start, and last alone pages from the end: give offset with first, or page back with before and last");
   const want = (backwards ? count(args.last, "last") : count(args.first, "first")) ?? 100;
+  const keep = backwards ? null : count(args.last, "last");
   const lines = await search.find(filter, {
     descending: backwards ? !descending : descending,
     after: backwards ? before : after,
@@ -145,12 +148,14 @@ export async function logConnection(ctx: ApiContext, args: LogArgs, within: LogA
   });
   const from = skip;
   const more = lines.length > from + want;
-  const page = lines.slice(from, from + want);
+  let page = lines.slice(from, from + want);
   if (backwards) page.reverse();
+  const trimmed = keep !== null && page.length > keep;
+  if (trimmed) page = page.slice(page.length - keep);
   return build(
     page,
     encodePosition,
-    backwards ? more : !!after || from > 0,
+    backwards ? more : !!after || from > 0 || trimmed,
     backwards ? !!before : more,
     () => search.count(filter),
   );
