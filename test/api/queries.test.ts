@@ -54,6 +54,14 @@ describe("API queries over real executions", function () {
     assert.deepEqual(before.nodes.map((n: any) => n.id), [newer]);
   });
 
+  it("executionResults: an empty _In list filters nothing, as in logs", async () => {
+    const total = async (filter: string) => (await s.data(`{ executionResults${filter} { totalCount } }`)).executionResults.totalCount;
+    const all = await total("");
+    assert.ok(all > 0);
+    for (const filter of ["(invokeType_In: [])", "(resultType_In: [])", "(id_In: [])"]) assert.equal(await total(filter), all, filter);
+    assert.equal(await total(`(invokeType_In: ["SCHEDULED"])`), 0);
+  });
+
   it("executionResults: a bad cursor, page size or date is an error, not an empty page", async () => {
     for (const [variables, message] of [
       [{ after: "garbage" }, /after: "garbage" is not a cursor/],

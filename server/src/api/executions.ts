@@ -69,8 +69,9 @@ function executionFilter(a: ExecutionArgs): (x: ExecutionRecord) => boolean {
   const equal = <V>(value: V | null | undefined, get: (x: ExecutionRecord) => V) => {
     if (value !== null && value !== undefined) tests.push((x) => get(x) === value);
   };
+  // An empty list filters nothing, as django-filter (Prismatic's) and `logs(severity_In:)` take it.
   const among = (values: Array<string | null> | null | undefined, get: (x: ExecutionRecord) => string | null) => {
-    if (values) tests.push((x) => values.includes(get(x)));
+    if (values?.length) tests.push((x) => values.includes(get(x)));
   };
   range("startedAt_Gte", a.startedAt_Gte, (x) => x.startedAt, true);
   range("startedAt_Lte", a.startedAt_Lte, (x) => x.startedAt, false);
