@@ -221,6 +221,8 @@ describe("schedule expressions", function () {
     assert.match(scheduleError({ cron: "0 0 * * * * 2030", timeZone: null })!, /has 7 fields/);
     assert.match(scheduleError({ cron: "0 25 * * *", timeZone: null })!, /invalid cron expression "0 25 \* \* \*"/);
     assert.match(scheduleError({ cron: "0 2 * * *", timeZone: "Mars/Olympus_Mons" })!, /invalid time zone "Mars\/Olympus_Mons"/);
+    assert.match(scheduleError({ cron: "0 0 31 2 *", timeZone: null })!, /invalid cron expression "0 0 31 2 \*": it never fires \(no such date\)/);
+    assert.equal(scheduleError({ cron: "0 0 29 2 *", timeZone: null }), null, "a leap day fires");
     // 02:00 in New York is 07:00 UTC in winter.
     assert.deepEqual(nextRuns({ cron: "0 2 * * *", timeZone: "America/New_York" }, 1, new Date("2026-01-10T12:00:00Z")).map((d) => d.toISOString()), ["2026-01-11T07:00:00.000Z"]);
   });

@@ -21,12 +21,16 @@ export function scheduleError(s: Schedule): string | null {
       return `invalid time zone "${s.timeZone}": not an IANA time zone name such as "America/New_York"`;
     }
   }
+  let never: boolean;
   try {
-    new Cron(s.cron.trim(), { timezone: s.timeZone ?? "UTC", paused: true }).stop();
+    const cron = new Cron(s.cron.trim(), { timezone: s.timeZone ?? "UTC", paused: true });
+    never = cron.nextRun() === null;
+    cron.stop();
   } catch (err) {
     return `invalid cron expression "${s.cron}": ${(err as Error).message.replace(/^CronPattern: /, "")}`;
   }
-  return null;
+  // A day no month has (30 February, 31 April) is a valid pattern that would arm a timer for nothing.
+  return never ? `invalid cron expression "${s.cron}": it never fires (no such date)` : null;
 }
 
 /** The next `count` times a schedule fires after `from`. */
