@@ -82,7 +82,7 @@ export function startLanguageServer(): void {
       // An address that does not resolve or is not this machine's (a network since left) is a
       // wrong setting like the others: the default serves, and the problem is shown.
       if (!(err instanceof ServeError && err.hostFailed)) throw err;
-      report([`refract.host: ${err.message}`]);
+      report([...reported, `refract.host: ${err.message}`]);
       return serve({ ...options, host: SERVE_DEFAULTS.host }, log);
     });
     starting

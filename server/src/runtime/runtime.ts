@@ -524,7 +524,7 @@ export class Runtime extends EventEmitter {
       if (p.worker) p.worker.send({ t: "cancel", id });
       // Its code runs on until it returns or meets the time limit: the next execution of a FIFO
       // flow, or any under --max-concurrency, does not wait for that.
-      if (this.running.get(id) === p) {
+      if (this.running.get(id) === p && p.worker) {
         this.releaseSlots(p);
         this.canceledRunning++;
       }
