@@ -124,13 +124,16 @@ describe("the language server (LSP mode of the server process)", function () {
     const workspace = copyFixture("basic");
     const server = new LanguageServer();
     // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
-    await server.initialize(workspace, { port: 0, host: "192.0.2.1", dataDir: ".refract" });
+    await server.initialize(workspace, { port: 0, host: "192.0.2.1", dataDir: ".refract", retentionDays: 0 });
     const info = await server.connection.sendRequest(RuntimeInfoRequest);
     assert.match(info.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
-    assert.deepEqual(server.messages.map((m) => [m.type, m.message]), [[1, "Refract: refract.host: Cannot listen on 192.0.2.1:0: listen EADDRNOTAVAIL: address not available 192.0.2.1; using the default"]]);
-    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, host: "192.0.2.1", dataDir: path.join(workspace, "x", "..", ".refract/") } } });
+    assert.deepEqual(server.messages.map((m) => [m.type, m.message]), [
+      [1, "Refract: refract.retentionDays must be a whole number from 1 to 36500, not 0; using the default"],
+      [1, "Refract: refract.host: Cannot listen on 192.0.2.1:0: listen EADDRNOTAVAIL: address not available 192.0.2.1; using the default"],
+    ]);
+    await server.connection.sendNotification("workspace/didChangeConfiguration", { settings: { refract: { port: 0, host: "192.0.2.1", dataDir: path.join(workspace, "x", "..", ".refract/"), retentionDays: 0 } } });
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(server.messages.length, 1, server.messages.map((m) => m.message).join("\n"));
+    assert.equal(server.messages.length, 2, server.messages.map((m) => m.message).join("\n"));
     assert.equal(await server.stop(), 0);
   });
 
