@@ -45,9 +45,12 @@ export function charge(ctx: ApiContext, items: number): void {
 export function time(value: unknown, name: string): number | undefined {
   if (value === null || value === undefined) return undefined;
   const ms = isoTime(value);
-  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: ${JSON.stringify(value)} is not an ISO-8601 date, or date-time with an offset (Z or ±hh:mm)`);
+  if (Number.isNaN(ms)) throw new GraphQLError(`${name}: ${JSON.stringify(value)} is not ${ISO_EXPECTED}`);
   return ms;
 }
+
+/** What `isoTime` takes, for error messages. */
+export const ISO_EXPECTED = "an ISO-8601 date, or date-time with an offset (Z or ±hh:mm)";
 
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
 

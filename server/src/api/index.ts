@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, GraphQLSchema, Kind } from "graphql";
-import { ApiContext, ApiResolvers, charge, isoTime, properties } from "./context";
+import { ApiContext, ApiResolvers, ISO_EXPECTED, charge, isoTime, properties } from "./context";
 import { directoryResolvers } from "./directory";
 import { executionResolvers } from "./executions";
 import { logResolvers } from "./logs";
@@ -44,7 +44,7 @@ export function apiSchema(): GraphQLSchema {
 /** DateTime: ISO-8601 strings out and in (context.ts `isoTime`). */
 function dateTime(scalar: GraphQLScalarType): void {
   const parse = (value: unknown) => {
-    if (Number.isNaN(isoTime(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not an ISO-8601 date, or date-time with an offset (Z or ±hh:mm)`);
+    if (Number.isNaN(isoTime(value))) throw new TypeError(`DateTime cannot represent ${JSON.stringify(value)}: not ${ISO_EXPECTED}`);
     return value;
   };
   scalar.parseValue = parse;

@@ -35,12 +35,16 @@ const encodePosition = (p: LogPosition) => Buffer.from(`Log:${p.day}:${p.offset}
 
 const notOurs = (value: string, name: string) => new GraphQLError(`${name}: "${value}" is not a log cursor or id of this server`);
 
-const LOG_ID = /^Log:(\d{4}-\d{2}-\d{2}):(\d+)$/;
+/** The position a log id (or cursor) names; null when it is not one. */
+function positionOf(value: string): LogPosition | null {
+  const match = /^Log:(\d{4}-\d{2}-\d{2}):(\d+)$/.exec(Buffer.from(value, "base64").toString("utf8"));
+  return match && { day: match[1], offset: Number(match[2]) };
+}
 
 function decodePosition(value: string, name: string): LogPosition {
-  const match = LOG_ID.exec(Buffer.from(value, "base64").toString("utf8"));
-  if (!match) throw notOurs(value, name);
-  return { day: match[1], offset: Number(match[2]) };
+  const p = positionOf(value);
+  if (!p) throw notOurs(value, name);
+  return p;
 }
 
 /** The line that starts at a position, if one does. */
@@ -189,8 +193,8 @@ export const logResolvers: ApiResolvers = {
     logs: (_: unknown, args: LogArgs, ctx: ApiContext) => logConnection(ctx, args),
     // An id that is not a log's is no log, as every lookup by id answers (a cursor's is an error).
     log: async (_: unknown, { id }: { id: string }, ctx: ApiContext) => {
-      const match = LOG_ID.exec(Buffer.from(id, "base64").toString("utf8"));
-      return (match && (await lineAt(ctx, { day: match[1], offset: Number(match[2]) }))) ?? null;
+      const p = positionOf(id);
+      return (p && (await lineAt(ctx, p))) ?? null;
     },
     logSeverityLevels: () => SEVERITIES.map((name, i) => ({ id: i + 1, name })),
     logHistogram: (_: unknown, args: LogArgs & { buckets: number }, ctx: ApiContext) => histogram(ctx, args),
