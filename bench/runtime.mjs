@@ -315,7 +315,7 @@ async function main() {
     r.completedPerSec = perSec(j1.ended.filter((at) => at >= sat.windowStart && at <= sat.windowEnd).length, sat);
     log(`refract, 50 connections: accepted ${r.acceptedPerSec.toFixed(0)}/s, completed ${r.completedPerSec.toFixed(0)}/s ${JSON.stringify(sat.statuses)}${drained ? "" : " (never drained)"}`);
     log(`  CPU per execution: main thread ${r.mainCpuUsPerExecution.toFixed(0)} us, whole process ${r.processCpuUsPerExecution.toFixed(0)} us (over ${j1.ended.length} executions)`);
-    log(`  per second: queued ${satStats.map((x) => x.queued).join(", ")}; event-loop delay p99 ${satStats.map((x) => x.eventLoopDelayP99Ms).join(", ")} ms; rss ${satStats.map((x) => x.rssMb).join(", ")} MB`);
+    log(`  per second: queued ${satStats.map((x) => x.queued).join(", ")}; event-loop delay p99 ${satStats.map((x) => x.eventLoopDelayP99Ms).join(", ")} ms; rss ${satStats.map((x) => x.rssMb).join(", ")} MB, of which main heap ${satStats.map((x) => x.mainHeapMb).join(", ")} MB`);
 
     // L again, right after: this VM's speed drifts by tens of percent within minutes, so the
     // saturation run is compared with the mean of a bare run on either side of it.
