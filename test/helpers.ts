@@ -81,6 +81,29 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
   return server;
 }
 
+/**
+ * A full disk for this process's appends (AppendFile writes with writevSync, and only it does):
+ * each write writes `bytesBefore` bytes at most, then fails with ENOSPC, until the returned
+ * function empties the disk again.
+ */
+export function fillDisk(bytesBefore = 0): () => void {
+  const nodeFs: typeof fs = require("node:fs"); // the module itself: `import * as` gives a read-only copy
+  const real = nodeFs.writevSync;
+  let room = bytesBefore;
+  nodeFs.writevSync = ((fd: number, buffers: NodeJS.ArrayBufferView[], position?: number) => {
+    if (room > 0) {
+      const first = Buffer.from(buffers[0].buffer, buffers[0].byteOffset, Math.min(room, buffers[0].byteLength));
+      const written = real(fd, [first], position);
+      room -= written;
+      return written;
+    }
+    throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", syscall: "write" });
+  }) as typeof real;
+  return () => {
+    nodeFs.writevSync = real;
+  };
+}
+
 export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 20_000, what = "condition"): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -6,7 +6,7 @@ import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
 import { AppendFile } from "../../server/src/store/appendFile";
 import { LogSearch } from "../../server/src/store/logs";
 import { ExecutionStore, journalLine } from "../../server/src/store/executions";
-import { tmpDir } from "../helpers";
+import { fillDisk, tmpDir, waitFor } from "../helpers";
 
 const scope = { flowConfigId: "fc", flowId: "f", flowName: "Flow", instanceId: "in", customerId: "c", integrationId: "i", isTestExecution: false };
 const accept = (store: ExecutionStore, id: string, startedAt: number, request: Uint8Array | null) => store.accept(id, scope, "WEBHOOK", startedAt, request);
@@ -35,6 +35,56 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await text.flushed();
     assert.equal(fs.readFileSync(text.path, "utf8"), "é1\n2\n");
     await text.close();
+  });
+
+  it("AppendFile: a write that fails (a full disk) loses nothing: what was not written goes out later, in order, and every offset stays true", async () => {
+    const file = path.join(tmpDir("append-full"), "f.ndjson");
+    const f = new AppendFile(file);
+    f.appendText("one\n");
+    await f.flushed();
+    const empty = fillDisk(3); // the next write takes 3 bytes, then the disk is full
+    try {
+      assert.equal(f.appendText("two\n"), 4);
+      assert.equal(f.append(Buffer.from("three\n")), 8);
+      await assert.rejects(f.flushed(), /ENOSPC/);
+      assert.match(String(f.failure), /ENOSPC/);
+      assert.equal(fs.readFileSync(file, "utf8"), "one\ntwo");
+      assert.equal(f.appendText("four\n"), 14, "offsets go on from what was appended, written or not");
+      await assert.rejects(f.flushed(), /ENOSPC/, "tried again a second later: the disk is still full");
+    } finally {
+      empty();
+    }
+    await f.flushed();
+    assert.equal(f.failure, null);
+    assert.equal(fs.readFileSync(file, "utf8"), "one\ntwo\nthree\nfour\n");
+    assert.equal(f.appendText("five\n"), 19);
+    await f.close();
+    assert.equal(fs.readFileSync(file, "utf8"), "one\ntwo\nthree\nfour\nfive\n");
+  });
+
+  it("a full disk at a day's first write loses no execution: the scope line its executions need is written with them once the disk takes it", async () => {
+    const dir = tmpDir("store-full");
+    const store = new ExecutionStore(dir);
+    await store.open();
+    const at = Date.now();
+    const empty = fillDisk();
+    try {
+      await assert.rejects(accept(store, "a", at, Buffer.from("request a")), /ENOSPC/);
+      assert.match(String(store.writeError), /ENOSPC/, "the store says it cannot write, so that new executions are refused");
+    } finally {
+      empty();
+    }
+    await waitFor(() => store.writeError === null, 5000, "the retry");
+    await accept(store, "b", at + 1, Buffer.from("request b"));
+    await store.close();
+
+    const reopened = new ExecutionStore(dir);
+    assert.deepEqual(await reopened.open(), ["a", "b"], "both are there, queued");
+    for (const [id, text] of [["a", "request a"], ["b", "request b"]]) {
+      const x = reopened.executions.get(id)!;
+      assert.equal((await reopened.readBlob(x, x.request!))?.toString(), text, `the request of ${id} is where its offset says`);
+    }
+    await reopened.close();
   });
 
   it("writes each journal entry as JSON.stringify does, whatever its strings hold", () => {

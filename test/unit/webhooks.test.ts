@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { TestServer, copyFixture, post, postJson, startServer, waitFor } from "../helpers";
+import { TestServer, copyFixture, fillDisk, post, postJson, startServer, waitFor } from "../helpers";
 
 /** Raw HTTP, for requests fetch will not send (odd headers, broken framing). */
 function rawRequest(port: number, text: string | Buffer): Promise<string> {
@@ -385,6 +385,63 @@ describe("backpressure", () => {
     } finally {
       clearInterval(sample);
       await s.stop();
+    }
+  });
+});
+
+describe("webhooks on a full disk (ARCHITECTURE.md, Storage)", () => {
+  it("answers 500 for the execution it could not record and never runs it, 503 while writes fail, and loses nothing once the disk takes them again", async () => {
+    const s = await startServer(copyFixture("basic"));
+    const store = s.runtime.store;
+    let failedId: string;
+    const ok: Array<[string, number]> = []; // recorded executions and the n they were sent
+    try {
+      const first = await postJson(s.flows["Echo"], { n: 1 });
+      assert.equal(first.status, 200);
+      ok.push([first.json.executionId, 1]);
+      await s.waitForEnd(first.json.executionId);
+      const before = new Set(store.executions.keys());
+      const empty = fillDisk();
+      let notRecorded, refused;
+      try {
+        notRecorded = await postJson(s.flows["Echo"], { n: 2 });
+        refused = await postJson(s.flows["Echo"], { n: 3 });
+      } finally {
+        empty();
+      }
+      assert.equal(notRecorded.status, 500);
+      assert.match(notRecorded.json.error, /^Could not record the execution: ENOSPC/);
+      assert.equal(refused.status, 503, "while writes fail, new executions are refused rather than kept in memory");
+      assert.match(refused.json.error, /cannot write to its data dir \(ENOSPC.*retry later/);
+      const added = [...store.executions.values()].filter((x) => !before.has(x.id));
+      assert.equal(added.length, 1, "the refused webhook recorded nothing");
+      failedId = added[0].id;
+      assert.equal(added[0].status, "ERROR");
+      assert.match(added[0].error!, /its record could not be written: ENOSPC/);
+      assert.equal(added[0].runStartedAt, null, "its caller was told it was not recorded: it never ran");
+
+      await waitFor(() => store.writeError === null, 5000, "the writes to work again");
+      const after = await postJson(s.flows["Echo"], { n: 4 });
+      assert.equal(after.status, 200);
+      ok.push([after.json.executionId, 4]);
+      await s.waitForEnd(after.json.executionId);
+    } finally {
+      await s.stop();
+    }
+
+    const again = await startServer(s.workspace, { dataDir: s.dataDir });
+    try {
+      await again.runtime.storeLoaded;
+      const failed = again.runtime.store.executions.get(failedId)!;
+      assert.equal(failed.status, "ERROR", "nor does it run at the next start");
+      assert.equal(failed.stepCount, 0);
+      for (const [id, n] of ok) {
+        const x = again.runtime.store.executions.get(id)!;
+        assert.equal(x.status, "SUCCESS");
+        assert.equal(JSON.parse((await again.step(x, "onTrigger")).data as string).body.data.n, n, "its step result is where its offset says");
+      }
+    } finally {
+      await again.stop();
     }
   });
 });

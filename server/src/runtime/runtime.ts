@@ -56,7 +56,7 @@ interface Pending extends ExecutionWaiters {
   slot: number;
   version: number;
   deadline: number;
-  /** Canceled while running: what its code still produces is discarded. */
+  /** Ended early (canceled, or refused after it was queued; endEarly): what its code still produces is discarded. */
   canceled?: boolean;
   /** Its slots (its flow's queue limit, the global limit) are free again: it ended, or was canceled while its code runs on. */
   released?: boolean;
@@ -98,6 +98,8 @@ export class Runtime extends EventEmitter {
    * calls go first, and a bulk replay does not hold up or refuse webhooks.
    */
   private readonly backlog: Pending[] = [];
+  /** Accepted executions whose record is not written yet, by id: they run once it is (accept). */
+  private readonly recording = new Map<string, Pending>();
   /** Held webhooks, in arrival order; each takes its room when called. */
   private readonly roomWaiters: Array<() => void> = [];
   /** Webhooks let in that are not queued yet (reading their body, being recorded): room they hold. */
@@ -323,6 +325,8 @@ export class Runtime extends EventEmitter {
     const instance = this.instances.instance(fc.instanceId)!;
     const flow = this.flowById(fc.flowId);
     if (!flow) throw new TriggerRefused(404, `The flow of flow config ${flowConfigId} no longer exists in the integration`);
+    const writeError = this.store.writeError;
+    if (writeError) throw new TriggerRefused(503, `Refract cannot write to its data dir (${writeError.message}); retry later`);
     return { fc, instance, flow };
   }
 
@@ -370,7 +374,7 @@ export class Runtime extends EventEmitter {
     const holders = new Map<string, string[]>(); // flow config -> running ids
     const push = (map: Map<string, string[]>, key: string, value: string) => (map.get(key) ?? map.set(key, []).get(key)!).push(value);
     for (const p of this.running.values()) push(holders, p.record.scope.flowConfigId, p.record.id);
-    for (const p of [...this.running.values(), ...this.queue, ...this.backlog]) {
+    for (const p of [...this.recording.values(), ...this.running.values(), ...this.queue, ...this.backlog]) {
       const by = p.record.links?.invokedBy;
       if (!p.synchronous || !by || p.canceled) continue;
       push(waitsOn, by, p.record.id);
@@ -398,7 +402,7 @@ export class Runtime extends EventEmitter {
     // A scheduled run, not a replay or retry of one (they keep its invoke type).
     const singleton = flow.queueConfig?.singletonExecutions === true && invokeType === "SCHEDULED" && !links?.replayOf && !links?.retryOf;
     if (!singleton && dedupeKey === undefined) return false;
-    for (const p of [...this.running.values(), ...this.queue, ...this.backlog]) {
+    for (const p of [...this.recording.values(), ...this.running.values(), ...this.queue, ...this.backlog]) {
       if (p.record.scope.flowConfigId !== flowConfigId || p.canceled) continue;
       if (singleton || this.dedupeKeys.get(p.record.id) === dedupeKey) return true;
     }
@@ -439,6 +443,19 @@ export class Runtime extends EventEmitter {
     if (dedupeKey !== undefined) this.dedupeKeys.set(id, dedupeKey);
     const background = o.background === true;
     const pending: Pending = { onTrigger: o.waiters.onTrigger, onEnd: o.waiters.onEnd, record, request: bytes, synchronous: o.synchronous, worker: null, slot: 0, version: 0, deadline: 0, background };
+    // It runs only once its record is written: a caller answered that it was not recorded (a
+    // full disk) must be able to send it again without it having run.
+    this.recording.set(id, pending);
+    try {
+      await journaled;
+    } catch (err) {
+      // Nor may it run at the next start: it ends now, and its end reaches the disk after its start.
+      this.endEarly(record, "ERROR", `its record could not be written: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.recording.delete(id);
+    }
+    if (pending.canceled) return { id, flow, synchronous: o.synchronous };
     if (o.invokeType === "CROSS_FLOW" && !this.atFlowLimit(fc.id)) {
       // The caller may be waiting for it while holding a slot: it runs now, over the global cap,
       // so that callers never wait on a queue that only they can drain (INTERFACES.md §4).
@@ -447,7 +464,6 @@ export class Runtime extends EventEmitter {
       (background ? this.backlog : this.queue).push(pending);
       this.pump();
     }
-    await journaled;
     return { id, flow, synchronous: o.synchronous };
   }
 
@@ -510,16 +526,27 @@ export class Runtime extends EventEmitter {
     const x = this.store.executions.get(id);
     if (!x) throw new ExecutionActionError(`Execution ${id} is not stored (unknown id, or removed by retention)`);
     if (x.endedAt !== null) throw new ExecutionActionError(`Execution ${id} has already ended (${x.status}): there is nothing to cancel`);
+    this.endEarly(x, "CANCELED", "canceled by user", force);
+    return x;
+  }
+
+  /**
+   * Ends an execution before its code does: canceled, or (ERROR) one that must not run. A queued
+   * one leaves its queue; what a running one's code still produces is discarded.
+   */
+  private endEarly(x: ExecutionRecord, status: "CANCELED" | "ERROR", reason: string, force = false): void {
+    const id = x.id;
     const queued = [this.queue, this.backlog].map((q) => q.findIndex((p) => p.record.id === id));
     const list = queued[0] >= 0 ? this.queue : queued[1] >= 0 ? this.backlog : null;
-    const p = list ? list.splice(Math.max(...queued), 1)[0] : this.running.get(id);
+    const p = list ? list.splice(Math.max(...queued), 1)[0] : (this.running.get(id) ?? this.recording.get(id));
     const at = Date.now();
-    this.store.appendLogs(id, JSON.stringify({ at, severity: "INFO", stepName: null, executionId: id, message: "Ending Instance Execution (CANCELED): canceled by user" }) + "\n");
-    this.store.ended(id, "CANCELED", "CANCELED_BY_USER", null, at);
+    const canceled = status === "CANCELED";
+    this.store.appendLogs(id, JSON.stringify({ at, severity: canceled ? "INFO" : "ERROR", stepName: null, executionId: id, message: `Ending Instance Execution (${status}): ${reason}` }) + "\n");
+    this.store.ended(id, status, canceled ? "CANCELED_BY_USER" : "ERROR", canceled ? null : reason, at);
     this.dedupeKeys.delete(id);
     if (p) {
       p.canceled = true;
-      p.onEnd?.({ error: "The execution was canceled", response: undefined });
+      p.onEnd?.({ error: canceled ? "The execution was canceled" : reason, response: undefined });
       p.onEnd = p.onTrigger = undefined;
       if (p.worker) p.worker.send({ t: "cancel", id });
       // Its code runs on until it returns or meets the time limit: the next execution of a FIFO
@@ -532,7 +559,6 @@ export class Runtime extends EventEmitter {
     }
     this.emit("execution", x);
     this.pump();
-    return x;
   }
 
   private endedExecution(id: string, what: string): ExecutionRecord {

@@ -10,6 +10,11 @@ import * as fs from "node:fs";
  * costs a thread-pool round trip and two wake-ups; measured at 1,000 webhooks/s, the async
  * writes made the answer's p99 two to three times longer. It also makes backpressure exact:
  * nothing waits in memory for the disk, and a disk that stalls stalls the appender.
+ *
+ * A write that fails (a full disk) loses nothing: what was not written stays at the head of the
+ * batch and is tried again every second, so the file never has a gap and every offset handed out
+ * stays true. The waiters of the failed write are told; `failure` says the file is failing, so
+ * that callers stop appending what they could refuse instead (ExecutionStore.writeError).
  */
 export class AppendFile {
   /** Size including bytes not written yet: the offset the next `append` gets. */
@@ -20,6 +25,9 @@ export class AppendFile {
   private waiters: Array<(err?: Error) => void> = [];
   private scheduled = false;
   private closed = false;
+  /** The error of the last write, while it has not been followed by one that worked. */
+  failure: Error | null = null;
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(readonly path: string) {
     this.fd = fs.openSync(path, "a");
@@ -31,6 +39,7 @@ export class AppendFile {
     const offset = this.size;
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.size += buf.length;
+    this.takeText();
     this.batch.push(buf);
     this.schedule();
     return offset;
@@ -43,6 +52,13 @@ export class AppendFile {
     this.text += text;
     this.schedule();
     return offset;
+  }
+
+  /** Text appended since the last buffer joins the batch, in its place. */
+  private takeText(): void {
+    if (!this.text) return;
+    this.batch.push(Buffer.from(this.text));
+    this.text = "";
   }
 
   private schedule(): void {
@@ -58,40 +74,51 @@ export class AppendFile {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.text) {
-      this.batch.push(Buffer.from(this.text));
-      this.text = "";
-    }
-    const buffers = this.batch;
+    this.retry = null;
+    this.takeText();
     const waiters = this.waiters;
-    this.batch = [];
     this.waiters = [];
     let error: Error | undefined;
     try {
-      if (buffers.length) writeAll(this.fd, buffers);
+      writeAll(this.fd, this.batch);
+      if (this.failure) process.stderr.write(`refract: writing ${this.path} works again; nothing was lost\n`);
+      this.failure = null;
     } catch (err) {
       error = err as Error;
-      process.stderr.write(`refract: writing ${this.path} failed: ${error.message}\n`);
+      if (!this.failure) process.stderr.write(`refract: writing ${this.path} failed: ${error.message}; what is not written yet is kept and tried again every second\n`);
+      this.failure = error;
+      if (!this.closed) {
+        this.scheduled = true;
+        this.retry = setTimeout(() => this.flush(), RETRY_MS).unref();
+      }
     }
     for (const w of waiters) w(error);
   }
 
-  /** Writes what is pending, then closes. */
+  /** Writes what is pending, then closes; what still cannot be written is reported lost. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.retry) clearTimeout(this.retry);
     if (this.scheduled) this.flush();
+    if (this.retry) clearTimeout(this.retry);
+    const lost = this.batch.reduce((n, b) => n + b.length, 0);
+    if (lost) process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
     this.closed = true;
     fs.closeSync(this.fd);
   }
 }
 
+const RETRY_MS = 1000;
+
+/** Writes `buffers` whole, taking each from the array once it is written: after a throw, the array holds what was not. */
 function writeAll(fd: number, buffers: Buffer[]): void {
-  // Regular files normally take a writev whole; carry on from where a short write stopped. (Not
-  // by slicing the array at each buffer written: a busy tick has hundreds, and that was quadratic.)
-  for (let next = 0; next < buffers.length; ) {
-    let written = fs.writevSync(fd, next === 0 ? buffers : buffers.slice(next));
-    for (; next < buffers.length && written >= buffers[next].length; next++) written -= buffers[next].length;
-    if (written > 0) buffers[next] = buffers[next].subarray(written);
+  // Regular files normally take a writev whole; carry on from where a short write stopped.
+  while (buffers.length) {
+    let written = fs.writevSync(fd, buffers);
+    let done = 0;
+    for (; done < buffers.length && written >= buffers[done].length; done++) written -= buffers[done].length;
+    buffers.splice(0, done);
+    if (written > 0) buffers[0] = buffers[0].subarray(written);
   }
 }
 

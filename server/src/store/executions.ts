@@ -322,6 +322,7 @@ export class ExecutionStore {
     for (const [day, size] of sizes) {
       if (size === 0) continue; // no journal (a day folder left half made or half deleted), or an empty one
       const scopes = new Map<string, ExecutionScope>();
+      let unscoped = 0;
       const read = eachWindow(path.join(this.root, day, "journal.ndjson"), 0, size, false, (buf, from, to) => {
         for (const line of buf.toString("utf8", from, to).split("\n")) {
           if (!line) continue;
@@ -338,6 +339,7 @@ export class ExecutionStore {
             scopes.set(scope.flowConfigId, scope);
           } else if (entry.e === "accepted") {
             const scope = scopes.get(entry.scope);
+            if (!scope) unscoped++;
             if (!scope || this.executions.has(entry.id)) continue;
             const x = new ExecutionRecord(entry.id, day, scope, entry.invokeType, entry.startedAt, entry.request, entry.links ?? null);
             this.executions.set(x.id, x);
@@ -351,6 +353,7 @@ export class ExecutionStore {
       });
       // Only damage from outside makes a journal unreadable (a line over 1 MB): what was read stays.
       await read.catch((err) => process.stderr.write(`refract: stopped reading the journal of ${day}: ${(err as Error).message}\n`));
+      if (unscoped) process.stderr.write(`refract: skipped ${unscoped} executions in the journal of ${day}: the line naming their flow config is missing\n`);
     }
     const queued: ExecutionRecord[] = [];
     for (const x of loaded) {
@@ -494,9 +497,18 @@ export class ExecutionStore {
     this.changes.emit("change", x, true);
   }
 
-  /** A blob's bytes, or null when they are gone (a torn tail, a deleted day). */
+  /**
+   * The first error of the files being written, while they fail (a full disk): what they could
+   * not write waits in memory, so new executions are refused until they work again.
+   */
+  get writeError(): Error | null {
+    for (const d of this.days.values()) for (const f of [d.journal, d.blobs, d.logs, d.logIndex]) if (f.failure) return f.failure;
+    return null;
+  }
+
+  /** A blob's bytes, or null when they are gone (a torn tail, a deleted day, a write that failed). */
   async readBlob(x: ExecutionRecord, ref: BlobRef): Promise<Buffer | null> {
-    await this.days.get(x.day)?.blobs.flushed();
+    await written(this.days.get(x.day)?.blobs);
     try {
       const file = await fs.promises.open(path.join(this.root, x.day, "blobs.bin"), "r");
       try {
@@ -514,14 +526,14 @@ export class ExecutionStore {
 
   /** The file of an execution's blobs, once what was appended to it is written. */
   async blobFile(x: ExecutionRecord): Promise<string> {
-    await this.days.get(x.day)?.blobs.flushed();
+    await written(this.days.get(x.day)?.blobs);
     return path.join(this.root, x.day, "blobs.bin");
   }
 
   /** A day's log file and its index (logIndex.ts), once what was appended to them is written; null when there is none. */
   async logFile(day: string): Promise<{ file: string; size: number; index: string } | null> {
     const open = this.days.get(day);
-    if (open) await Promise.all([open.logs.flushed(), open.logIndex.flushed()]);
+    if (open) await Promise.all([written(open.logs), written(open.logIndex)]);
     const file = path.join(this.root, day, "logs.ndjson");
     try {
       return { file, size: open?.logs.size ?? (await fs.promises.stat(file)).size, index: path.join(this.root, day, "logs.idx") };
@@ -564,6 +576,9 @@ export class ExecutionStore {
     this.days.clear();
   }
 }
+
+/** Once what was appended to a file is written, or its write failed: readers then read what there is. */
+const written = (file: AppendFile | undefined): Promise<void> | undefined => file?.flushed().catch(() => undefined);
 
 function sameScope(a: ExecutionScope, b: ExecutionScope): boolean {
   return (
