@@ -125,7 +125,9 @@ flows:
     const coldLoader = () => {
       const workspace = copyFixture("basic");
       const outcomes: BuildOutcome[] = [];
-      return { workspace, outcomes, loader: new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => outcomes.push(o)) };
+      // Every good bundle serves, as the runtime tells the loader once its integration() loads.
+      const loader: Loader = new Loader(workspace, path.join(workspace, ".refract/builds"), (o) => (outcomes.push(o), o.ok && loader.serving(o.file)));
+      return { workspace, outcomes, loader };
     };
 
     it("serves a workspace that does not build, says where the error is, and picks up the fix", async () => {
@@ -294,7 +296,24 @@ export default integration({
       } finally {
         await s.stop();
       }
+      // Nor when they build but their integration() throws (that bundle never served: it used to
+      // become the one a restart keeps, and the last good build was deleted).
+      fs.writeFileSync(file, good.replace("export default integration({", 'throw new Error("bad config");\nexport default integration({'));
+      for (let restart = 0; restart < 2; restart++) {
+        const t = await startServer(workspace);
+        try {
+          const ready = JSON.parse(t.lines[0]).integrations[0];
+          assert.equal(ready?.versionNumber, third.versionNumber, `restart ${restart}: the last good build serves`);
+          assert.match(ready.build.error, /^src\/index\.ts:\d+:\d+: integration\(\) failed to load: Error: bad config/);
+          const x = await t.waitForEnd((await postJson(t.flows["Echo"], {})).json.executionId);
+          assert.equal(x.versionNumber, third.versionNumber);
+        } finally {
+          await t.stop();
+        }
+      }
+      // Sources touched but unchanged (an editor's save, a revert) build the same bundle: no new version.
       fs.writeFileSync(file, good);
+      assert.equal((await readyOf()).versionNumber, third.versionNumber);
 
       // Another entry is another bundle, even with every source unchanged.
       fs.writeFileSync(path.join(workspace, "src/other.ts"), fs.readFileSync(file, "utf8").replace('name: "Fixture Basic"', 'name: "Fixture Other"'));
@@ -319,10 +338,30 @@ export default integration({
           assert.equal(x.versionNumber, 1);
         }
         await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the stuck build's failure");
-        assert.match(lastBuild(s).error, /loading build 2 did not finish within the time limit of 2 s \(--execution-timeout\): the integration's top-level code or integration\(\) never returned/);
+        assert.match(lastBuild(s).error, /loading build 2 did not finish within 2 s: the integration's top-level code or integration\(\) never returned/);
         const x = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId, 30_000);
         assert.equal(x.status, "SUCCESS");
         assert.equal(x.versionNumber, 1);
+      } finally {
+        await s.stop();
+      }
+    });
+
+    it("ends a load that hangs as soon as a newer build waits: a fix is picked up in seconds, not at the time limit", async () => {
+      const workspace = copyFixture("basic");
+      const s = await startServer(workspace, { executionTimeoutS: 120 });
+      try {
+        const file = path.join(workspace, "src/index.ts");
+        const good = fs.readFileSync(file, "utf8");
+        fs.writeFileSync(file, good.replace("export default integration({", "for (;;) {}\nexport default integration({"));
+        await waitFor(() => (s.runtime as any).pool.workers.some((w: any) => w.loading.has(2)), 30_000, "the stuck build's load");
+        const since = Date.now();
+        fs.writeFileSync(file, good.replace('"trace line"', '"trace line, fixed"'));
+        await waitFor(() => lastBuild(s)?.ok === true && lastBuild(s).versionNumber === 2, 20_000, "the fix to serve");
+        assert.ok(Date.now() - since < 20_000);
+        assert.ok(s.lines.some((l) => /loading build 2 had not finished after 5 s, and a newer build waits/.test(l)), "the hung build is reported");
+        const x = await s.waitForEnd((await postJson(s.flows["Echo"], {})).json.executionId, 30_000);
+        assert.equal(x.versionNumber, 2);
       } finally {
         await s.stop();
       }

@@ -7,11 +7,14 @@ import { nativeAsync } from "./nativeAsync";
 
 /**
  * A build's outcome. `reused` is a good bundle identical to the last one: the one serving, or at
- * start-up the one the previous run built from the same sources (no new version for either).
+ * start-up the one the previous run served (no new version for either).
  */
 export type BuildOutcome = { ok: true; file: string; reused: boolean } | { ok: false; error: string };
 
-/** `builds/last.json`: the last good bundle and the size and mtime of every file it was built from. */
+/**
+ * `builds/last.json`: the last bundle that served (it built, and its integration() loaded), and
+ * the size and mtime of every file it was built from.
+ */
 interface BuildCache {
   /** The entry and esbuild version it was built with: another entry or esbuild means another bundle. */
   builtWith: string;
@@ -81,8 +84,12 @@ export class Loader {
   private ctx: esbuild.BuildContext | null = null;
   private poll: NodeJS.Timeout | null = null;
   private lastMissing = "";
-  /** The last good bundle. */
+  /** The bundle serving (`serving`). */
   private current: string | null = null;
+  /** The bundle the previous run served, at start-up. */
+  private previous: string | null = null;
+  /** The files each bundle of this run was built from, for `last.json` once it serves. */
+  private readonly inputsOf = new Map<string, BuildCache["inputs"]>();
   private attaching: Promise<void> = Promise.resolve();
   private watchSoon: NodeJS.Timeout | undefined;
   /** stop() may come while start() still builds: nothing may start watching after it. */
@@ -101,27 +108,29 @@ export class Loader {
    * previous run's when none of its sources changed, or else one built by esbuild's command line,
    * which runs with Go's garbage collector off and exits (~0.5 s); the context's first build then
    * finds the same bundle (no new version) or what changed since. When the sources do not build,
-   * the previous run's bundle serves anyway.
+   * or their integration() does not load, the previous run's bundle serves anyway.
    */
   async start(): Promise<void> {
     fs.mkdirSync(this.outDir, { recursive: true });
     const last = this.lastGood();
+    this.previous = last?.file ?? null;
     // Earlier builds go; the last good one stays, with its source map and code cache (`<bundle>.map`, `.cache`).
     const keep = last && path.basename(last.file);
     for (const f of fs.readdirSync(this.outDir)) {
       if (f.startsWith("build-") && !(keep && (f === keep || f.startsWith(`${keep}.`)))) fs.rmSync(path.join(this.outDir, f));
     }
-    const serveLast = () => {
-      this.current = last!.file;
-      return this.onBuild({ ok: true, file: last!.file, reused: true });
-    };
+    const serveLast = () => this.onBuild({ ok: true, file: last!.file, reused: true });
     if (last?.fresh) {
       await serveLast();
-    } else if (!(await this.buildOnce())) {
-      // Sources that do not build now: the last good build serves, as it did before the restart,
-      // and the context's first build reports why (before the ready line).
-      if (last && !this.stopped) await serveLast();
-      return this.stopped ? undefined : this.attach();
+    } else {
+      await this.buildOnce();
+      if (this.current === null) {
+        // Sources that do not build now, or whose integration() does not load: the last good
+        // build serves, as it did before the restart, and the context's first build reports why
+        // (before the ready line).
+        if (last && !this.stopped) await serveLast();
+        return this.stopped ? undefined : this.attach();
+      }
     }
     if (!this.stopped) this.watchSoon = setTimeout(() => (this.attaching = this.attach()), BACKGROUND_AFTER_MS);
   }
@@ -177,7 +186,8 @@ export class Loader {
           metafile: true,
           absWorkingDir: this.workspace,
           logLevel: "silent",
-          plugins: [{ name: "refract", setup: (b) => b.onEnd((r) => (this.finished(r), resolve())) }],
+          // The first build resolves once the runtime has taken it (loaded it, or said why not).
+          plugins: [{ name: "refract", setup: (b) => b.onEnd((r) => void Promise.resolve(this.finished(r)).then(() => resolve(), () => resolve())) }],
         })
         .then((ctx) => {
           this.ctx = ctx;
@@ -191,21 +201,18 @@ export class Loader {
     await first;
   }
 
-  private finished(result: esbuild.BuildResult): void {
-    if (result.errors.length > 0) {
-      this.onBuild({ ok: false, error: result.errors.map((e) => formatMessage(this.workspace, e)).join("\n") });
-      return;
-    }
-    this.onBuild(this.keep(Object.keys(result.metafile?.inputs ?? {})));
+  private finished(result: esbuild.BuildResult): unknown {
+    if (result.errors.length > 0) return this.onBuild({ ok: false, error: result.errors.map((e) => formatMessage(this.workspace, e)).join("\n") });
+    return this.onBuild(this.keep(Object.keys(result.metafile?.inputs ?? {})));
   }
 
   /**
-   * A cold build by esbuild's command line, with the context's options. False when it could not
-   * run or failed: the context then builds, and reports errors with their locations.
+   * A cold build by esbuild's command line, with the context's options. When it cannot run or
+   * fails, the context builds instead, and reports errors with their locations.
    */
-  private async buildOnce(): Promise<boolean> {
+  private async buildOnce(): Promise<void> {
     const found = findIntegration(this.workspace, this.entry);
-    if ("error" in found) return false;
+    if ("error" in found) return;
     // The context's outfile (the map's paths are relative to it); what is kept is written under its content's name.
     const out = (f: string) => path.join(this.outDir, f);
     let outcome: BuildOutcome;
@@ -216,21 +223,20 @@ export class Loader {
           .on("error", () => resolve(null))
           .on("exit", resolve);
       });
-      if (code !== 0) return false;
+      if (code !== 0) return;
       outcome = this.keep(Object.keys(JSON.parse(fs.readFileSync(out("meta.json"), "utf8")).inputs));
     } catch {
-      return false;
+      return;
     } finally {
       for (const f of ["bundle.js", "bundle.js.map", "meta.json"]) fs.rmSync(out(f), { force: true });
     }
     await this.onBuild(outcome);
-    return true;
   }
 
   /**
    * Keeps the bundle esbuild just wrote (`bundle.js` and its map) with TypeScript's generator-run
-   * async functions made native again (nativeAsync.ts), under its content's name, and writes
-   * `last.json`; unless it is the one serving.
+   * async functions made native again (nativeAsync.ts), under its content's name; unless it is the
+   * one serving, or at start-up the one the previous run served.
    */
   private keep(inputFiles: string[]): BuildOutcome {
     const bundle = path.join(this.outDir, "bundle.js");
@@ -238,21 +244,32 @@ export class Loader {
     // Named by content: an unchanged rebuild is recognised, and files never collide across runs.
     const file = path.join(this.outDir, `build-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.js`);
     fs.rmSync(bundle);
-    if (file === this.current) {
-      fs.rmSync(`${bundle}.map`, { force: true });
-      return { ok: true, file, reused: true };
-    }
-    fs.writeFileSync(file, code);
-    fs.renameSync(`${bundle}.map`, `${file}.map`);
-    this.current = file;
     const inputs: BuildCache["inputs"] = {};
     for (const input of inputFiles) {
       const abs = path.resolve(this.workspace, input);
       const stat = fs.statSync(abs, { throwIfNoEntry: false });
       if (stat) inputs[abs] = [stat.mtimeMs, stat.size];
     }
+    this.inputsOf.set(file, inputs);
+    const reused = file === (this.current ?? this.previous);
+    if (reused) fs.rmSync(`${bundle}.map`, { force: true });
+    else {
+      fs.writeFileSync(file, code);
+      fs.renameSync(`${bundle}.map`, `${file}.map`);
+    }
+    if (file === this.current) this.serving(file); // the same bundle from touched sources: the next start need not rebuild
+    return { ok: true, file, reused };
+  }
+
+  /**
+   * The runtime serves this bundle: its integration() loaded. Only now is it the one a restart
+   * serves when the sources do not build or load (`last.json`).
+   */
+  serving(file: string): void {
+    this.current = file;
+    const inputs = this.inputsOf.get(file);
+    if (!inputs) return; // the previous run's, whose last.json stands
     fs.writeFileSync(path.join(this.outDir, "last.json"), JSON.stringify({ builtWith: this.builtWith()!, file, inputs } satisfies BuildCache));
-    return { ok: true, file, reused: false };
   }
 
   async stop(): Promise<void> {

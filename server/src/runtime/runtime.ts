@@ -45,6 +45,13 @@ type StateScope = { integrationId: string; instanceId: string; flowId: string };
  * (webhook p99 23-30 ms during a bulk replay of 10,000); a few dozen keep the workers busy.
  */
 const BACKGROUND_CONCURRENCY = 32;
+/**
+ * How long a build's load (the integration's top-level code and integration()) may take: a
+ * spectral integration loads in well under a second, and the ready line and every later build
+ * wait for it. A newer build waiting for it shortens the wait: the fix of a load that hangs.
+ */
+const LOAD_TIME_LIMIT_MS = 30_000;
+const SUPERSEDED_LOAD_MS = 5_000;
 
 interface Pending extends ExecutionWaiters {
   record: ExecutionRecord;
@@ -121,6 +128,8 @@ export class Runtime extends EventEmitter {
   private stopping = false;
   /** Resolves once the execution index is loaded (`ExecutionStore.open`). */
   storeLoaded: Promise<void> = Promise.resolve();
+  /** Builds handed over by the loader and not taken yet (they wait for the one loading). */
+  private buildsWaiting = 0;
 
   constructor(readonly options: RuntimeOptions) {
     super();
@@ -143,7 +152,11 @@ export class Runtime extends EventEmitter {
     );
     // Builds are taken one at a time, in order: each gets the next version number.
     let building = Promise.resolve();
-    this.loader = new Loader(options.workspace, path.join(options.dataDir, "builds"), (b) => (building = building.then(() => this.built(b))), options.entry);
+    const take = (b: BuildOutcome) => {
+      this.buildsWaiting++;
+      return (building = building.then(() => (this.buildsWaiting--, this.built(b))));
+    };
+    this.loader = new Loader(options.workspace, path.join(options.dataDir, "builds"), take, options.entry);
     this.firstBuild = new Promise((resolve) => (this.firstBuildDone = resolve));
     this.sweep = setInterval(() => this.enforceTimeLimits(), 250);
     this.sweep.unref();
@@ -218,6 +231,7 @@ export class Runtime extends EventEmitter {
     const flowsById = new Map(definition.flows.map((f) => [meta.flowIds[f.stableKey], f]));
     this.integration = { meta, definition, flowsById };
     this.bundleFile = outcome.file;
+    this.loader.serving(outcome.file);
     this.build = { ok: true, error: null, versionNumber: meta.versionNumber };
     this.contexts.clear();
     for (const w of this.pool.workers) for (const v of [...w.versions]) this.unloadIfUnused(w, v);
@@ -933,10 +947,12 @@ export class Runtime extends EventEmitter {
     for (const w of this.pool.workers) {
       const blocker = w.blockedBy();
       if (w.stop) continue;
-      // A build whose top-level code never returns holds its worker as a stuck execution would.
-      const stuckLoad = [...w.loading].find(([, since]) => now - since > this.options.executionTimeoutS * 1000);
+      // A build whose top-level code never returns would hold its worker, and every build after it.
+      const loadLimitMs = this.buildsWaiting > 0 ? SUPERSEDED_LOAD_MS : Math.min(LOAD_TIME_LIMIT_MS, this.options.executionTimeoutS * 1000);
+      const stuckLoad = [...w.loading].find(([, since]) => now - since > loadLimitMs);
       if (stuckLoad) {
-        this.pool.terminate(w, { culprit: null, noCulprit: true, reason: `loading build ${stuckLoad[0]} did not finish within ${limit}: the integration's top-level code or integration() never returned` });
+        const why = this.buildsWaiting > 0 ? `had not finished after ${SUPERSEDED_LOAD_MS / 1000} s, and a newer build waits` : `did not finish within ${loadLimitMs / 1000} s`;
+        this.pool.terminate(w, { culprit: null, noCulprit: true, reason: `loading build ${stuckLoad[0]} ${why}: the integration's top-level code or integration() never returned` });
         continue;
       }
       const late = [...w.running].find((id) => now > this.running.get(id)!.deadline);
