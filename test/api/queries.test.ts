@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
-import { TestServer, copyFixture, postJson, startServer } from "../helpers";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TestServer, copyFixture, postJson, startServer, waitFor } from "../helpers";
 
 describe("API queries over real executions", function () {
   let s: TestServer;
@@ -265,6 +267,40 @@ describe("API queries over real executions", function () {
     assert.deepEqual(listUserTenants.nodes, [{ orgName: "Local", tenantId: "local" }]);
     for (const query of [`{ integration(id: "nope") { id } }`, `{ instance(id: "nope") { id } }`, `{ customer(id: "nope") { id } }`, `{ instanceFlowConfig(id: "nope") { id } }`]) {
       assert.deepEqual(Object.values(await s.data(query)), [null], query);
+    }
+  });
+});
+
+describe("API queries after a flow is removed from the code", () => {
+  it("lists and finds only the flow configs of flows the integration has; the removed flow's webhook URL comes back with it", async () => {
+    const workspace = copyFixture("basic");
+    const s = await startServer(workspace);
+    try {
+      const throwsUrl = s.flows["Throws"];
+      const x = await s.waitForEnd((await postJson(throwsUrl, {})).json.executionId);
+      const file = path.join(workspace, "src/index.ts");
+      const source = fs.readFileSync(file, "utf8");
+      const rebuilt = (n: number) => waitFor(() => s.runtime.build.versionNumber === n && s.runtime.build.ok, 30_000, `version ${n}`);
+      fs.writeFileSync(file, source.replace('stableKey: "throws"', 'stableKey: "throws-renamed"')); // the flow "throws" is gone
+      await rebuilt(2);
+      const FLOW_CONFIGS = `query($id: ID!, $x: ID!) {
+        instance(id: $id) { flowConfigs { nodes { id flow { stableKey } } } }
+        executionResult(id: $x) { flowConfig { id } }
+      }`;
+      const system = s.runtime.instances.systemInstance(s.runtime.integration!.meta.id)!;
+      const after = await s.data(FLOW_CONFIGS, { id: system.id, x: x.id });
+      const keys = after.instance.flowConfigs.nodes.map((n: any) => n.flow.stableKey);
+      assert.ok(keys.includes("throws-renamed") && !keys.includes("throws"), keys.join(", "));
+      assert.equal(after.executionResult.flowConfig, null, "the execution's flow config is no longer shown");
+      assert.equal((await postJson(throwsUrl, {})).status, 404);
+
+      fs.writeFileSync(file, source);
+      await rebuilt(3);
+      const back = await s.data(FLOW_CONFIGS, { id: system.id, x: x.id });
+      assert.equal(back.executionResult.flowConfig.id, x.scope.flowConfigId);
+      assert.equal((await postJson(throwsUrl, {})).status, 200, "the flow's webhook URL works again");
+    } finally {
+      await s.stop();
     }
   });
 });

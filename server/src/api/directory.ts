@@ -39,8 +39,13 @@ function flowNodes(current: CurrentIntegration): FlowNode[] {
   return current.definition.flows.map((def) => ({ id: current.meta.flowIds[def.stableKey], def }));
 }
 
+/**
+ * A flow config, while the integration has its flow. One of a flow removed from the code is kept
+ * (the flow may come back, with its webhook URL) but not shown: its `flow` could not be answered.
+ */
 export function flowConfigOf(ctx: ApiContext, id: string | null | undefined): FlowConfig | null {
-  return (id && ctx.runtime.instances.flowConfig(id)) || null;
+  const fc = id ? ctx.runtime.instances.flowConfig(id) : undefined;
+  return fc && ctx.runtime.flowById(fc.flowId) ? fc : null;
 }
 
 const byName = <T extends { name: string; id: string }>() => ({ primary: (t: T) => t.name, id: (t: T) => t.id, descending: false });
@@ -231,7 +236,10 @@ export const directoryResolvers: ApiResolvers = {
       // SORT_ORDER is the order of the flows in the integration's code.
       const current = currentIntegration(ctx, i.integrationId);
       const flowOrder = current ? flowNodes(current).map((f) => f.id) : [];
-      const items = ctx.runtime.instances.flowConfigsOf(i.id).filter((fc) => args.flow_Name == null || ctx.runtime.flowById(fc.flowId)?.name === args.flow_Name);
+      const items = ctx.runtime.instances.flowConfigsOf(i.id).filter((fc) => {
+        const flow = ctx.runtime.flowById(fc.flowId); // none: a flow removed from the code (flowConfigOf)
+        return flow && (args.flow_Name == null || flow.name === args.flow_Name);
+      });
       const order = orderOf<FlowConfig>(args, { field: "SORT_ORDER", direction: "ASC" }, () => (fc) => flowOrder.indexOf(fc.flowId));
       return connection(items, args, { ...order, id: (fc) => fc.id });
     },
