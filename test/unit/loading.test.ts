@@ -166,6 +166,29 @@ flows:
       }
     });
 
+    it("maps stacks to the TypeScript source in paths with parentheses and non-ASCII characters", async () => {
+      // esbuild's source map percent-encodes "é" and "(" in its sources; stack frames name them as they are.
+      const workspace = path.join(tmpDir("odd"), "proj (copy) é");
+      fs.cpSync(copyFixture("basic"), workspace, { recursive: true });
+      const helper = path.join(workspace, "src", "hé lper (1).ts");
+      fs.writeFileSync(helper, 'export function fail(): never {\n  throw new Error("from the helper");\n}\n');
+      const file = path.join(workspace, "src/index.ts");
+      const good = fs.readFileSync(file, "utf8");
+      fs.writeFileSync(file, `import { fail } from "./hé lper (1)";\n${good.replace('throw new Error("boom from the flow")', "fail()")}`);
+      const s = await startServer(workspace);
+      try {
+        const x = await s.waitForEnd((await postJson(s.flows["Throws"], {})).json.executionId);
+        assert.match(x.error!, /from the helper/);
+        const { stack } = JSON.parse((await s.step(x, "onExecution")).data as string);
+        assert.ok(stack.includes(`${helper}:2:9`), stack);
+        fs.writeFileSync(file, `import { fail } from "./hé lper (1)";\nfail();\n${good}`);
+        await waitFor(() => lastBuild(s)?.ok === false, 30_000, "the failed load");
+        assert.match(lastBuild(s).error, /^src\/hé lper \(1\)\.ts:2:9: integration\(\) failed to load: Error: from the helper/);
+      } finally {
+        await s.stop();
+      }
+    });
+
     it("explains spectral's rejection of a deploy hook on a flow without onTrigger", async () => {
       const workspace = copyFixture("basic");
       fs.writeFileSync(

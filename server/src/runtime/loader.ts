@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { escapeRegExp } from "../escapeRegExp";
 import { nativeAsync } from "./nativeAsync";
 
 /**
@@ -296,9 +297,10 @@ function formatMessage(workspace: string, m: esbuild.Message): string {
  * source map, so these are TypeScript positions.
  */
 export function sourceLocation(workspace: string, stack: string): string | null {
-  for (const m of stack.matchAll(/\(?((?:\/|[A-Za-z]:\\)[^():\n]+):(\d+):(\d+)\)?/g)) {
+  // Looked for by the workspace's path, which may hold spaces and parentheses.
+  for (const m of stack.matchAll(new RegExp(`(${escapeRegExp(workspace + path.sep)}[^\\n]*?):(\\d+):(\\d+)`, "g"))) {
     const file = m[1];
-    if (file.includes(`${path.sep}node_modules${path.sep}`) || !file.startsWith(workspace)) continue;
+    if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
     return `${path.relative(workspace, file)}:${m[2]}:${m[3]}`;
   }
   return null;

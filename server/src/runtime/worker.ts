@@ -8,13 +8,13 @@ import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { setPriority } from "node:os";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { format, inspect } from "node:util";
 import { MessagePort, workerData } from "node:worker_threads";
 import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
 import { runWithCodeCache } from "../codeCache";
+import { escapeRegExp } from "../escapeRegExp";
 import { encodeResult, isJson, isText } from "./stepResult";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, contextVersion, decodeRequest, isHeaderValue } from "./messages";
 
@@ -40,14 +40,17 @@ function sourceMapOf(file: string): SourceMap | null {
 
 /** A stack with every frame in a loaded bundle replaced by its TypeScript position. */
 function mapStack(stack: string): string {
-  // Paths may hold spaces (a workspace under "My Projects"); frames end in `.js:line:column`.
-  return stack.replace(/((?:\/|[A-Za-z]:\\)[^\n()]*?\.js):(\d+):(\d+)/g, (frame, file: string, line: string, column: string) => {
-    if (!bundleFiles.has(file)) return frame;
-    const entry = sourceMapOf(file)?.findEntry(Number(line) - 1, Number(column) - 1);
-    if (!entry || !("originalSource" in entry) || !entry.originalSource) return frame;
-    const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : resolve(dirname(file), entry.originalSource);
-    return `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
-  });
+  // Looked for by name: paths may hold spaces and parentheses (a workspace "My Projects (old)").
+  for (const file of bundleFiles) {
+    if (!stack.includes(file)) continue;
+    stack = stack.replace(new RegExp(`${escapeRegExp(file)}:(\\d+):(\\d+)`, "g"), (frame, line: string, column: string) => {
+      const entry = sourceMapOf(file)?.findEntry(Number(line) - 1, Number(column) - 1);
+      if (!entry || !("originalSource" in entry) || !entry.originalSource) return frame;
+      // A source map's sources are URLs relative to it: esbuild percent-encodes "é" and "(".
+      return `${fileURLToPath(new URL(entry.originalSource, pathToFileURL(file)))}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
+    });
+  }
+  return stack;
 }
 
 interface Bundle {

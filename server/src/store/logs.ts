@@ -3,6 +3,7 @@ import { ExecutionRecord, ExecutionStore, LogRecord } from "./executions";
 import { eachWindow } from "./lines";
 import { SEVERITY, headSeverity, headTime, lineAt, lineHead, readIndex } from "./logIndex";
 import type { LogScans } from "./scans";
+import { escapeRegExp } from "../escapeRegExp";
 
 /** A log line as stored, with where it is: its day and byte offset are its identity and its cursor. */
 export interface StoredLog {
@@ -367,7 +368,7 @@ class LineMatcher {
     this.severities = filter.severities?.length ? new Set(filter.severities) : null;
     this.text = filter.text ? filter.text.toLowerCase() : null;
     const escaped = this.text && JSON.stringify(this.text).slice(1, -1);
-    this.textPattern = escaped && /^[\x00-\x7f]*$/.test(escaped) ? new RegExp(escaped.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi") : null;
+    this.textPattern = escaped && /^[\x00-\x7f]*$/.test(escaped) ? new RegExp(escapeRegExp(escaped), "gi") : null;
     this.textLength = escaped ? escaped.length : 0;
     this.executionId = filter.execution?.id ?? null;
     this.literal = this.executionId ? `${EXECUTION_ID}${JSON.stringify(this.executionId)}` : this.severities?.size === 1 ? `${SEVERITY}${[...this.severities][0]}"` : null;
