@@ -63,7 +63,7 @@ interface Pending extends ExecutionWaiters {
   slot: number;
   version: number;
   deadline: number;
-  /** Ended early (canceled, or refused after it was queued; endEarly): what its code still produces is discarded. */
+  /** Ended early (canceled, or its record could not be written; endEarly): what its code still produces is discarded. */
   canceled?: boolean;
   /** Its slots (its flow's queue limit, the global limit) are free again: it ended, or was canceled while its code runs on. */
   released?: boolean;
