@@ -128,7 +128,7 @@ export async function serve(o: ServeOptions, out: (line: string) => void = stdou
     setImmediate(warm);
     await runtime.start();
     printReady(o, out, runtime, url, token);
-    runtime.on("build", (b: BuildState) => printBuild(o, out, runtime, b));
+    runtime.on("build", buildPrinter(o, out, runtime));
     runtime.on("execution", (x: ExecutionRecord) => printExecution(o, out, x));
 
     const stats = startStats(runtime);
@@ -204,14 +204,26 @@ function printReady(o: ServeOptions, out: (l: string) => void, runtime: Runtime,
   }
 }
 
-function printBuild(o: ServeOptions, out: (l: string) => void, runtime: Runtime, b: BuildState): void {
-  const name = runtime.integration?.meta.name ?? null;
-  if (o.json) {
-    out(JSON.stringify({ event: "build", integration: runtime.integration?.meta.id ?? null, versionNumber: b.versionNumber, ok: b.ok, error: b.error }));
-    return;
-  }
-  if (b.ok) out(`${name}: rebuilt, now version ${b.versionNumber}`);
-  else out(`${name ?? "Integration"}: build failed${b.versionNumber ? `, still serving version ${b.versionNumber}` : ""}: ${b.error}`);
+/** Prints each build; in text, with the test URLs of flows a rebuild added (the ready line printed the first ones). */
+function buildPrinter(o: ServeOptions, out: (l: string) => void, runtime: Runtime): (b: BuildState) => void {
+  const printed = new Set(integrationsSummary(runtime).flatMap((i) => i.flows.map((f) => f.id)));
+  let version = runtime.build.versionNumber;
+  return (b) => {
+    const name = runtime.integration?.meta.name ?? null;
+    if (o.json) {
+      out(JSON.stringify({ event: "build", integration: runtime.integration?.meta.id ?? null, versionNumber: b.versionNumber, ok: b.ok, error: b.error }));
+      return;
+    }
+    if (!b.ok) return out(`${name ?? "Integration"}: build failed${b.versionNumber ? `, still serving version ${b.versionNumber}` : ""}: ${b.error}`);
+    // The sources can come back to the build that serves: no new version.
+    out(b.versionNumber === version ? `${name}: build ok, serving version ${b.versionNumber}` : `${name}: rebuilt, now version ${b.versionNumber}`);
+    version = b.versionNumber;
+    for (const f of integrationsSummary(runtime).flatMap((i) => i.flows)) {
+      if (printed.has(f.id)) continue;
+      printed.add(f.id);
+      out(`  new flow ${f.name}  ${f.triggerKind}  ${f.testUrl ?? ""}`);
+    }
+  };
 }
 
 function printExecution(o: ServeOptions, out: (l: string) => void, x: ExecutionRecord): void {

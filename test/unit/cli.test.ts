@@ -124,6 +124,21 @@ describe("refract serve (INTERFACES.md §1)", function () {
     assert.equal(await env.line((l) => l.startsWith("API token: ")), "API token: from-the-env");
   });
 
+  it("prints each rebuild, with the test URL of a flow it adds, and says when the sources came back to the build that serves", async () => {
+    const workspace = copyFixture("basic");
+    const file = path.join(workspace, "src/index.ts");
+    const good = fs.readFileSync(file, "utf8");
+    const p = start(["serve", workspace, "--port", "0"]);
+    await p.line((l) => l.includes("Binary"));
+    fs.writeFileSync(file, good.replace('name: "Echo",\n      stableKey: "echo",', 'name: "Echo Two",\n      stableKey: "echo-two",'));
+    await p.line((l) => l === "Fixture Basic: rebuilt, now version 2");
+    assert.match(await p.line((l) => l.includes("new flow")), /^ {2}new flow Echo Two {2}WEBHOOK {2}http:\/\/127\.0\.0\.1:\d+\/trigger\/\S+$/);
+    fs.writeFileSync(file, good.replace("export default integration({", "const broken: number = ;\nexport default integration({"));
+    await p.line((l) => l.startsWith("Fixture Basic: build failed, still serving version 2: src/index.ts:"));
+    fs.writeFileSync(file, good.replace('name: "Echo",\n      stableKey: "echo",', 'name: "Echo Two",\n      stableKey: "echo-two",'));
+    await p.line((l) => l === "Fixture Basic: build ok, serving version 2");
+  });
+
   it("allows one process per data dir: a second one exits 1 naming the holder", async () => {
     const workspace = copyFixture("basic");
     const holder = start(["serve", workspace, "--port", "0", "--json"]);
