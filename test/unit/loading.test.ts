@@ -370,6 +370,22 @@ export default integration({
       }
     });
 
+    it("at start-up, loads a build whose load hangs once, not again for the watch's first build", async () => {
+      const workspace = copyFixture("basic");
+      const loads = path.join(workspace, "loads.txt");
+      const file = path.join(workspace, "src/index.ts");
+      const hang = `require("node:fs").appendFileSync(${JSON.stringify(loads)}, "load\\n");\nfor (;;) {}\n`;
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("export default integration({", `${hang}export default integration({`));
+      const s = await startServer(workspace, { executionTimeoutS: 2 });
+      try {
+        assert.match(JSON.parse(s.lines[0]).build.error, /did not finish within 2 s/);
+        await new Promise((r) => setTimeout(r, 3000)); // the watch's first build is in by now
+        assert.equal(fs.readFileSync(loads, "utf8"), "load\n");
+      } finally {
+        await s.stop();
+      }
+    });
+
     it("ends a load that hangs as soon as a newer build waits: a fix is picked up in seconds, not at the time limit", async () => {
       const workspace = copyFixture("basic");
       const s = await startServer(workspace, { executionTimeoutS: 120 });

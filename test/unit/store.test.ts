@@ -60,6 +60,23 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     assert.equal(f.appendText("five\n"), 19);
     await f.close();
     assert.equal(fs.readFileSync(file, "utf8"), "one\ntwo\nthree\nfour\nfive\n");
+
+    // Closed while the disk is still full: the lost bytes keep their place (a hole), so that an
+    // offset handed out never points at bytes appended after the restart.
+    const blobs = new AppendFile(path.join(path.dirname(file), "blobs.bin"));
+    blobs.append(Buffer.from("kept"));
+    await blobs.flushed();
+    const stillFull = fillDisk();
+    try {
+      assert.equal(blobs.append(Buffer.from("lost")), 4);
+      await blobs.close();
+    } finally {
+      stillFull();
+    }
+    const reopened = new AppendFile(blobs.path);
+    assert.equal(reopened.append(Buffer.from("next")), 8, "appended after the lost bytes, not over them");
+    await reopened.close();
+    assert.deepEqual(fs.readFileSync(blobs.path), Buffer.from("kept\0\0\0\0next"));
   });
 
   it("a full disk at a day's first write loses no execution: the scope line its executions need is written with them once the disk takes it", async () => {

@@ -89,6 +89,10 @@ export class Loader {
   private current: string | null = null;
   /** The bundle the previous run served, at start-up. */
   private previous: string | null = null;
+  /** The last bundle whose integration() did not load, and why (`failed`). */
+  private failure: { file: string; error: string } | null = null;
+  /** That bundle, when built at start-up: the watch's first build reports it again without loading it. */
+  private failedAtStart: { file: string; error: string } | null = null;
   /** The files each bundle of this run was built from, for `last.json` once it serves. */
   private readonly inputsOf = new Map<string, BuildCache["inputs"]>();
   private attaching: Promise<void> = Promise.resolve();
@@ -124,11 +128,12 @@ export class Loader {
     if (last?.fresh) {
       await serveLast();
     } else {
-      await this.buildOnce();
+      const built = await this.buildOnce();
       if (this.current === null) {
         // Sources that do not build now, or whose integration() does not load: the last good
         // build serves, as it did before the restart, and the context's first build reports why
-        // (before the ready line).
+        // (before the ready line); a load that failed is not tried twice (one that hangs takes 30 s).
+        this.failedAtStart = built && this.failure?.file === built ? this.failure : null;
         if (last && !this.stopped) await serveLast();
         return this.stopped ? undefined : this.attach();
       }
@@ -203,17 +208,21 @@ export class Loader {
   }
 
   private finished(result: esbuild.BuildResult): unknown {
+    const failedAtStart = this.failedAtStart;
+    this.failedAtStart = null;
     if (result.errors.length > 0) return this.onBuild({ ok: false, error: result.errors.map((e) => formatMessage(this.workspace, e)).join("\n") });
-    return this.onBuild(this.keep(Object.keys(result.metafile?.inputs ?? {})));
+    const outcome = this.keep(Object.keys(result.metafile?.inputs ?? {}));
+    return this.onBuild(outcome.ok && outcome.file === failedAtStart?.file ? { ok: false, error: failedAtStart.error } : outcome);
   }
 
   /**
-   * A cold build by esbuild's command line, with the context's options. When it cannot run or
-   * fails, the context builds instead, and reports errors with their locations.
+   * A cold build by esbuild's command line, with the context's options; resolves to its bundle once
+   * the runtime has taken it. When it cannot run or fails, the context builds instead, and
+   * reports errors with their locations.
    */
-  private async buildOnce(): Promise<void> {
+  private async buildOnce(): Promise<string | null> {
     const found = findIntegration(this.workspace, this.entry);
-    if ("error" in found) return;
+    if ("error" in found) return null;
     // The context's outfile (the map's paths are relative to it); what is kept is written under its content's name.
     const out = (f: string) => path.join(this.outDir, f);
     let outcome: BuildOutcome;
@@ -224,14 +233,15 @@ export class Loader {
           .on("error", () => resolve(null))
           .on("exit", resolve);
       });
-      if (code !== 0) return;
+      if (code !== 0) return null;
       outcome = this.keep(Object.keys(JSON.parse(fs.readFileSync(out("meta.json"), "utf8")).inputs));
     } catch {
-      return;
+      return null;
     } finally {
       for (const f of ["bundle.js", "bundle.js.map", "meta.json"]) fs.rmSync(out(f), { force: true });
     }
     await this.onBuild(outcome);
+    return outcome.ok ? outcome.file : null;
   }
 
   /**
@@ -260,6 +270,11 @@ export class Loader {
     }
     if (file === this.current) this.serving(file); // the same bundle from touched sources: the next start need not rebuild
     return { ok: true, file, reused };
+  }
+
+  /** The runtime could not serve this bundle: its integration() did not load, for this reason. */
+  failed(file: string, error: string): void {
+    this.failure = { file, error };
   }
 
   /**

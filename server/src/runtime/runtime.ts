@@ -208,13 +208,13 @@ export class Runtime extends EventEmitter {
       const spectralBug = /Invalid trigger configuration detected/.test(loaded.error)
         ? ": a flow has onInstanceDeploy or onInstanceDelete but no onTrigger, which spectral rejects (a known spectral bug); give that flow an onTrigger"
         : "";
-      return this.buildFailed(`${location ? `${location}: ` : ""}integration() failed to load: ${loaded.error.split("\n")[0].replace(/: [{[]$/, "")}${spectralBug}`);
+      return this.loadFailed(outcome.file, `${location ? `${location}: ` : ""}integration() failed to load: ${loaded.error.split("\n")[0].replace(/: [{[]$/, "")}${spectralBug}`);
     }
     let definition: IntegrationDefinition;
     try {
       definition = readDefinition(loaded.yaml, loaded.key, loaded.hooks);
     } catch (err) {
-      return this.buildFailed((err as Error).message);
+      return this.loadFailed(outcome.file, (err as Error).message);
     }
     const meta = this.metadata.change((d) => {
       let m = d.integrations.find((i) => i.root === ".");
@@ -239,6 +239,12 @@ export class Runtime extends EventEmitter {
     this.emit("build", this.build);
     this.firstBuildDone();
     this.pump();
+  }
+
+  /** A bundle that built but cannot serve: the loader keeps the last good one for restarts. */
+  private loadFailed(file: string, error: string): void {
+    this.loader.failed(file, error);
+    this.buildFailed(error);
   }
 
   private buildFailed(error: string): void {

@@ -102,7 +102,18 @@ export class AppendFile {
     if (this.scheduled) this.flush();
     if (this.retry) clearTimeout(this.retry);
     const lost = this.batch.reduce((n, b) => n + b.length, 0);
-    if (lost) process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
+    if (lost) {
+      process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
+      // The file still takes its whole size, the lost bytes as a hole (zeros, no disk space), so
+      // that what is appended after a restart never lands where an offset handed out points:
+      // a reader of a lost blob gets zeros, not another execution's bytes. (Start-up cuts an
+      // NDJSON file's hole as a torn tail.)
+      try {
+        fs.ftruncateSync(this.fd, this.size);
+      } catch (err) {
+        process.stderr.write(`refract: could not keep the size of ${this.path}: ${(err as Error).message}\n`);
+      }
+    }
     this.closed = true;
     fs.closeSync(this.fd);
   }
