@@ -63,7 +63,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
 
     // Closed while the disk is still full: the lost bytes keep their place (a hole), so that an
     // offset handed out never points at bytes appended after the restart.
-    const blobs = new AppendFile(path.join(path.dirname(file), "blobs.bin"));
+    const blobs = new AppendFile(path.join(path.dirname(file), "blobs.bin"), true);
     blobs.append(Buffer.from("kept"));
     await blobs.flushed();
     const stillFull = fillDisk();
@@ -73,7 +73,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     } finally {
       stillFull();
     }
-    const reopened = new AppendFile(blobs.path);
+    const reopened = new AppendFile(blobs.path, true);
     assert.equal(reopened.append(Buffer.from("next")), 8, "appended after the lost bytes, not over them");
     await reopened.close();
     assert.deepEqual(fs.readFileSync(blobs.path), Buffer.from("kept\0\0\0\0next"));

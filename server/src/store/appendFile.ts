@@ -29,7 +29,11 @@ export class AppendFile {
   failure: Error | null = null;
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** Readers find its bytes by offset (blobs.bin): bytes lost at close keep their place (close). */
+    private readonly byOffset = false,
+  ) {
     this.fd = fs.openSync(path, "a");
     this.size = fs.fstatSync(this.fd).size;
   }
@@ -102,12 +106,11 @@ export class AppendFile {
     if (this.scheduled) this.flush();
     if (this.retry) clearTimeout(this.retry);
     const lost = this.batch.reduce((n, b) => n + b.length, 0);
-    if (lost) {
-      process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
+    if (lost) process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
+    if (lost && this.byOffset) {
       // The file still takes its whole size, the lost bytes as a hole (zeros, no disk space), so
       // that what is appended after a restart never lands where an offset handed out points:
-      // a reader of a lost blob gets zeros, not another execution's bytes. (Start-up cuts an
-      // NDJSON file's hole as a torn tail.)
+      // a reader of a lost blob gets zeros, not another execution's bytes.
       try {
         fs.ftruncateSync(this.fd, this.size);
       } catch (err) {

@@ -373,7 +373,7 @@ export class ExecutionStore {
       fs.mkdirSync(dir, { recursive: true });
       day = {
         journal: new AppendFile(path.join(dir, "journal.ndjson")),
-        blobs: new AppendFile(path.join(dir, "blobs.bin")),
+        blobs: new AppendFile(path.join(dir, "blobs.bin"), true),
         logs: new AppendFile(path.join(dir, "logs.ndjson")),
         logIndex: new AppendFile(path.join(dir, "logs.idx")),
         scopes: new Map(),
