@@ -91,7 +91,7 @@ export class Loader {
   private previous: string | null = null;
   /** The last bundle whose integration() did not load, and why (`failed`). */
   private failure: { file: string; error: string } | null = null;
-  /** That bundle, when built at start-up: the watch's first build reports it again without loading it. */
+  /** That failure, when it was start-up's build: the watch's first build reports it again without loading it. */
   private failedAtStart: { file: string; error: string } | null = null;
   /** The files each bundle of this run was built from, for `last.json` once it serves. */
   private readonly inputsOf = new Map<string, BuildCache["inputs"]>();
@@ -133,7 +133,7 @@ export class Loader {
         // Sources that do not build now, or whose integration() does not load: the last good
         // build serves, as it did before the restart, and the context's first build reports why
         // (before the ready line); a load that failed is not tried twice (one that hangs takes 30 s).
-        this.failedAtStart = built && this.failure?.file === built ? this.failure : null;
+        this.failedAtStart = this.failure?.file === built ? this.failure : null;
         if (last && !this.stopped) await serveLast();
         return this.stopped ? undefined : this.attach();
       }

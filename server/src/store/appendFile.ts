@@ -103,8 +103,8 @@ export class AppendFile {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.retry) clearTimeout(this.retry);
+    this.closed = true; // the last try: a write that fails now is not tried again
     if (this.scheduled) this.flush();
-    if (this.retry) clearTimeout(this.retry);
     const lost = this.batch.reduce((n, b) => n + b.length, 0);
     if (lost) process.stderr.write(`refract: ${lost} bytes could not be written to ${this.path} (${this.failure?.message}) and are lost\n`);
     if (lost && this.byOffset) {
@@ -117,7 +117,6 @@ export class AppendFile {
         process.stderr.write(`refract: could not keep the size of ${this.path}: ${(err as Error).message}\n`);
       }
     }
-    this.closed = true;
     fs.closeSync(this.fd);
   }
 }
