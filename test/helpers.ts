@@ -66,7 +66,7 @@ export async function startServer(workspace: string, overrides: Partial<ServeOpt
     async step(x, name) {
       const s = x.steps.find((st) => st.stepName === name);
       if (!s) throw new Error(`execution has no ${name} step result`);
-      return decode((await store.readBlob(x, s))!) as { data: unknown; contentType?: string };
+      return decode((await store.readStepResult(x, s))!) as { data: unknown; contentType?: string };
     },
     async api(query, variables = {}, headers = {}) {
       const res = await postJson(`${served.url}/api`, { query, variables }, { authorization: `Bearer ${served.token}`, ...headers });

@@ -156,14 +156,24 @@ function newRuntime(options: ConstructorParameters<typeof Runtime>[0]): Runtime 
 }
 
 // ---------------------------------------------------------------- output (INTERFACES.md §1)
-/** Lines to stdout, one write per tick: a pipe write is synchronous, and busy servers end many executions per tick. */
+/**
+ * Lines to stdout, gathered for up to OUTPUT_DELAY_MS: a write to a pipe is a synchronous system
+ * call that also wakes the reader, and a busy server ends an execution every few dozen
+ * microseconds. What is still gathered when the process exits is written then.
+ */
 function stdoutLines(): (line: string) => void {
   let pending = "";
+  const write = () => {
+    process.stdout.write(pending);
+    pending = "";
+  };
+  process.on("exit", () => pending && write());
   return (line) => {
-    if (!pending) setImmediate(() => (process.stdout.write(pending), (pending = "")));
+    if (!pending) setTimeout(write, OUTPUT_DELAY_MS);
     pending += line + "\n";
   };
 }
+const OUTPUT_DELAY_MS = 10;
 
 function integrationsSummary(runtime: Runtime) {
   const current = runtime.integration;

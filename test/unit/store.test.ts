@@ -114,6 +114,7 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
       { e: "started", id: odd, at: 1795861599306, versionNumber: 12 },
       { e: "step", id: "x", stepName: "onTrigger", startedAt: 1, endedAt: 2, hasError: false, offset: 2 ** 40, length: 0 },
       { e: "step", id: "x", stepName: "onExecution", startedAt: 1, endedAt: 2, hasError: true, offset: 7, length: 9 },
+      { e: "step", id: odd, stepName: "onTrigger", startedAt: 1, endedAt: 2, hasError: false, context: odd },
       { e: "ended", id: "x", at: 3, status: "SUCCESS", resultType: "COMPLETED", error: null, logs: { offset: 0, length: Number.MAX_SAFE_INTEGER } },
       { e: "ended", id: "x", at: 3, status: "ERROR", resultType: "ERROR", error: odd, logs: null },
       { e: "logs", id: "x", logs: { offset: 5, length: 6 } },

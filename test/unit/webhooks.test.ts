@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
+import { decode } from "@msgpack/msgpack";
 import { TestServer, copyFixture, fillDisk, post, postJson, startServer, waitFor } from "../helpers";
 
 /** Raw HTTP, for requests fetch will not send (odd headers, broken framing). */
@@ -384,6 +385,86 @@ describe("backpressure", () => {
       assert.ok(most <= 2, `at most --max-concurrency executions waited in the queue (saw ${most})`);
     } finally {
       clearInterval(sample);
+      await s.stop();
+    }
+  });
+});
+
+describe("onTrigger results made from the stored request (triggerPayload.ts)", () => {
+  it("gives a flow without a trigger of its own the payload as received, stored once as the request, with the context it ran in, the same bytes after a restart", async () => {
+    const workspace = copyFixture("basic");
+    let s = await startServer(workspace);
+    const { instances, lifecycle } = s.runtime;
+    const customer = instances.createCustomer({ name: "Acme", externalId: "acme-1" });
+    const instance = instances.createInstance({ integrationId: s.runtime.integration!.meta.id, customerId: customer.id, name: "Acme Orders", configValues: { "Api Secret": "s3cret-value" } });
+    await lifecycle.deploy(instance.id);
+    const echo = instances.flowConfigOf(instance.id, s.runtime.integration!.meta.flowIds["echo"])!;
+    const url = s.runtime.webhookUrl(echo.id);
+    const body = Buffer.from(JSON.stringify({ order: 7, note: "é ".repeat(300) }));
+    const first = (await post(`${url}/a%20b/c?x=1&y=%C3%A9`, body, { "content-type": "application/json", "X-Casing": "Kept" })).json.executionId;
+    const binary = (await post(url, Buffer.from([0, 1, 2, 0xff]), { "content-type": "application/octet-stream" })).json.executionId;
+    // The customer changes after those two ran: their results keep the name they ran with.
+    instances.updateCustomer(customer.id, { name: "Acme Renamed" });
+    const later = (await post(url, "{}", { "content-type": "application/json" })).json.executionId;
+
+    const results = new Map<string, Buffer>();
+    for (const id of [first, binary, later]) {
+      const x = await s.waitForEnd(id);
+      assert.equal(x.status, "SUCCESS");
+      const step = x.steps[0];
+      assert.equal(step.stepName, "onTrigger");
+      assert.ok(step.payload, "the result is made from the request, not stored");
+      // Served as every step result is: a signed blob URL answers the MessagePack.
+      const { executionResult } = await s.data(`query($id: ID!) { executionResult(id: $id) { stepResults { nodes { stepName resultsUrl } } } }`, { id });
+      const res = await fetch(executionResult.stepResults.nodes.find((n: any) => n.stepName === "onTrigger").resultsUrl);
+      assert.equal(res.status, 200);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.deepEqual(bytes, await s.runtime.store.readStepResult(x, step));
+      results.set(id, bytes);
+    }
+
+    const payloadOf = (id: string) => JSON.parse((decode(results.get(id)!) as { data: string }).data);
+    const p = payloadOf(first);
+    const x = s.runtime.store.executions.get(first)!;
+    assert.deepEqual(Object.keys(p), ["headers", "queryParameters", "rawBody", "body", "pathFragment", "webhookUrls", "webhookApiKeys", "invokeUrl", "executionId", "customer", "instance", "user", "integration", "flow", "startedAt", "globalDebug"]);
+    assert.equal(p.headers["X-Casing"], "Kept");
+    assert.deepEqual(p.queryParameters, { x: "1", y: "é" });
+    assert.deepEqual(p.rawBody, { data: body.toString("base64"), contentType: "application/json" });
+    assert.deepEqual(p.body, { data: JSON.parse(body.toString()), contentType: "application/json" });
+    assert.equal(p.pathFragment, "a b/c");
+    assert.equal(p.webhookUrls["Echo"], url);
+    assert.equal(p.invokeUrl, `${url}/a%20b/c?x=1&y=%C3%A9`);
+    assert.equal(p.executionId, first);
+    assert.deepEqual(p.customer, { id: customer.id, externalId: "acme-1", name: "Acme" });
+    assert.deepEqual(p.instance, { id: instance.id, name: "Acme Orders" });
+    assert.equal(p.flow.name, "Echo");
+    assert.equal(p.startedAt, new Date(x.startedAt).toISOString());
+    assert.equal(p.globalDebug, false);
+    // What user code got is what the result says it got.
+    const seen = JSON.parse((await s.step(x, "onExecution")).data as string);
+    assert.deepEqual(seen.body, p.body.data);
+    assert.deepEqual(seen.headers, p.headers);
+    assert.equal(seen.rawLength, body.length);
+    assert.deepEqual(payloadOf(binary).rawBody, { data: "AAEC/w==", contentType: "application/octet-stream" });
+    assert.deepEqual(payloadOf(binary).body, { data: "AAEC/w==", contentType: "application/octet-stream" });
+    assert.equal(payloadOf(later).customer.name, "Acme Renamed");
+
+    // Stored once: the request. The journal names each context once, without config values.
+    const dayDir = path.join(s.dataDir, "executions", x.day);
+    await s.runtime.store.flushed();
+    assert.ok(!fs.readFileSync(path.join(dayDir, "blobs.bin")).includes(body.toString("base64")), "the body is not stored again as base64");
+    const contexts = fs.readFileSync(path.join(dayDir, "journal.ndjson"), "utf8").split("\n").filter((l) => l.startsWith('{"e":"context"'));
+    assert.equal(contexts.length, 2, "one per context: before and after the customer changed");
+    assert.ok(!contexts.join("").includes("s3cret-value"), "config values stay out of the journal");
+
+    await s.stop();
+    s = await startServer(workspace);
+    try {
+      for (const [id, bytes] of results) {
+        const reloaded = await waitFor(() => s.runtime.store.executions.get(id), 20_000, "the journal read back");
+        assert.deepEqual(await s.runtime.store.readStepResult(reloaded, reloaded.steps[0]), bytes, `${id}: the same bytes after a restart`);
+      }
+    } finally {
       await s.stop();
     }
   });

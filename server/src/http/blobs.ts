@@ -77,6 +77,12 @@ export async function handleBlob(runtime: Runtime, signer: BlobSigner, req: Inco
   }
   const step = STEPS.has(part ?? "") ? x.steps.find((s) => s.stepName === (part as StepName)) : undefined;
   if (!step) return sendJson(res, 404, { error: `Execution ${x.id} has no ${part} step result` });
+  if (step.payload !== undefined) {
+    const bytes = await runtime.store.readStepResult(x, step);
+    if (!bytes) return incomplete(`${part} result`);
+    res.writeHead(200, { "content-type": "application/x-msgpack", "content-length": bytes.length, "cache-control": "private, no-store" });
+    return void res.end(req.method === "HEAD" ? undefined : bytes);
+  }
   const file = await runtime.store.blobFile(x);
   const size = (await fs.promises.stat(file).catch(() => null))?.size ?? 0;
   if (step.offset + step.length > size) return incomplete(`${part} result`);

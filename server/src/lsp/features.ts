@@ -147,7 +147,7 @@ export function editorFeatures(connection: Connection, documents: TextDocuments<
   async function failureLocation(x: ExecutionRecord): Promise<{ file: string; line: number; character: number } | null> {
     const step = x.steps.find((s) => s.hasError);
     const runtime = served()?.runtime;
-    const bytes = step && runtime && (await runtime.store.readBlob(x, step));
+    const bytes = step && runtime && (await runtime.store.readStepResult(x, step));
     if (!bytes) return null;
     let data: unknown;
     try {

@@ -150,8 +150,8 @@ export type FromWorker =
       t: "step";
       id: string;
       stepName: StepName;
-      /** MessagePack `{data, contentType}`. */
-      result: Uint8Array;
+      /** MessagePack `{data, contentType}`; null for an onTrigger result that is the payload as received (triggerPayload.ts). */
+      result: Uint8Array | null;
       startedAt: number;
       endedAt: number;
       hasError: boolean;

@@ -62,6 +62,8 @@ interface Pending extends ExecutionWaiters {
   worker: PoolWorker | null;
   slot: number;
   version: number;
+  /** The context it runs with, once dispatched: the store keeps its trigger payload's part (payloadStep). */
+  context?: { key: string; base: ContextBase };
   deadline: number;
   /** Ended early (canceled, or its record could not be written; endEarly): what its code still produces is discarded. */
   canceled?: boolean;
@@ -680,6 +682,7 @@ export class Runtime extends EventEmitter {
     p.worker = w;
     p.slot = slot;
     p.version = version;
+    p.context = { key: contextKey, base: this.contextBase(contextKey, fc, instance, flow) };
     p.deadline = Date.now() + this.options.executionTimeoutS * 1000;
     this.running.set(x.id, p);
   }
@@ -848,7 +851,8 @@ export class Runtime extends EventEmitter {
         case "step": {
           const p = this.running.get(m.id);
           if (!p || p.canceled) break;
-          this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);
+          if (m.result) this.store.stepResult(m.id, m.stepName, m.result, m.startedAt, m.endedAt, m.hasError);
+          else this.store.payloadStep(m.id, p.context!.key, p.context!.base, m.startedAt, m.endedAt);
           if (m.stepName === "onTrigger" && !m.hasError && p.onTrigger) p.onTrigger(m.response);
           break;
         }

@@ -4,7 +4,6 @@
 // AsyncLocalStorage, so `console.*`, `process.exit` and stray exceptions are pinned to it.
 
 import { AsyncLocalStorage, createHook } from "node:async_hooks";
-import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { setPriority } from "node:os";
@@ -15,7 +14,8 @@ import { Severity, StepName } from "../../../protocol/executions";
 import type { StepErrorConfig } from "./definition";
 import { runWithCodeCache } from "../codeCache";
 import { escapeRegExp } from "../escapeRegExp";
-import { encodeResult, isJson, isText } from "./stepResult";
+import { encodeResult } from "./stepResult";
+import { storable, triggerPayload } from "./triggerPayload";
 import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, contextVersion, decodeRequest, isHeaderValue } from "./messages";
 
 // A bundle's source map is the file beside it (`<bundle>.map`). Node's own source-map support
@@ -128,13 +128,15 @@ function post(message: FromWorker, buffers: Uint8Array[] = []): void {
 }
 
 function flush(): void {
+  // Log lines go first, so that an execution's lines are in before its end.
+  const messages: FromWorker[] = [];
   for (const r of logsPending) {
-    outbox.unshift({ t: "logs", id: r.id, lines: r.logs });
+    messages.push({ t: "logs", id: r.id, lines: r.logs });
     r.logs = "";
   }
   logsPending.clear();
-  if (outbox.length === 0) return;
-  const messages = outbox;
+  for (const m of outbox) messages.push(m);
+  if (messages.length === 0) return;
   const buffers = transfer;
   outbox = [];
   transfer = [];
@@ -285,33 +287,6 @@ function responseStatus(given: unknown, defaultStatus: number, logger: ReturnTyp
 }
 
 /**
- * The trigger result as stored: the request's bytes (`rawBody.data`, a binary `body.data`) as
- * base64 strings rather than JSON.stringify's array of numbers, four times the size and the
- * costliest part of storing a webhook execution.
- */
-function storable(payload: any): unknown {
-  if (!payload || typeof payload !== "object") return payload;
-  const base64 = (part: any) => (part && typeof part === "object" && part.data instanceof Uint8Array ? { ...part, data: Buffer.from(part.data.buffer, part.data.byteOffset, part.data.byteLength).toString("base64") } : part);
-  return { ...payload, rawBody: base64(payload.rawBody), body: base64(payload.body) };
-}
-
-// ---------------------------------------------------------------- the trigger payload (spectral-runtime.md §4)
-function parseBody(body: Buffer, contentType: string): unknown {
-  if (isJson(contentType)) {
-    if (!isUtf8(body)) return body; // JSON is UTF-8: these bytes are not JSON, and as text would lose some
-    const text = body.toString("utf8");
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text; // Prismatic runs the flow with the raw text when JSON does not parse
-    }
-  }
-  // Text that is not UTF-8 would lose bytes as a string: it comes as the bytes, as binary does.
-  if (isText(contentType) || !contentType) return isUtf8(body) ? body.toString("utf8") : body;
-  return body;
-}
-
-/**
  * The context of a step or a hook (spectral-runtime.md §3), written out field by field: building
  * it with object spreads took V8's slow path, about 30 µs per context.
  */
@@ -438,7 +413,6 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
   const state = stateOf(msg.state);
   const stateBefore = msg.state ? persistedJson(state) : EMPTY_STATE_JSON;
   const request = decodeRequest(msg.request);
-  const rawBody = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
   const executionId = msg.id;
   const context = (stepName: StepName, componentActionKey: string) =>
     stepContext(base, state, logger, { executionId, startedAt: startedAtIso, invokeUrl: request.invokeUrl, stepName, componentActionKey });
@@ -454,32 +428,17 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
     let step: StepName = "onTrigger";
     let stepStart = began;
     try {
-      const payload = {
-        headers: request.headers,
-        queryParameters: request.queryParameters,
-        rawBody: { data: rawBody, contentType: request.contentType },
-        body: { data: parseBody(rawBody, request.contentType), contentType: request.contentType },
-        pathFragment: request.pathFragment,
-        webhookUrls: base.webhookUrls,
-        webhookApiKeys: base.webhookApiKeys,
-        invokeUrl: request.invokeUrl,
-        executionId,
-        customer: base.customer,
-        instance: base.instance,
-        user: base.user,
-        integration: base.integration,
-        flow: base.flow,
-        startedAt: startedAtIso,
-        globalDebug: false,
-      };
+      const payload = triggerPayload(request, base, executionId, startedAtIso);
       const trigger = msg.triggerKey
         ? await performStep(msg.errorConfig, logger, () => bundle.triggers[msg.triggerKey!].perform(context(step, msg.triggerKey!), payload, {}))
         : { payload };
-      const triggerPayload = trigger?.payload ?? payload;
+      const results = trigger?.payload ?? payload;
       mergeState(state, trigger);
       const triggerResponse = msg.triggerKey && trigger?.response ? toResponse(trigger.response, 200, { executionId: msg.id }, logger) : undefined;
-      const result = encodeResult(storable(triggerPayload), undefined);
-      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse }, [result]);
+      // Without a trigger of the flow's own the result is the payload as received, which the store
+      // makes again from the request it keeps (triggerPayload.ts).
+      const result = msg.triggerKey ? encodeResult(storable(results), undefined) : null;
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse }, result ? [result] : []);
 
       if (canceled.delete(msg.id)) {
         post({ t: "ended", id: msg.id, at: Date.now(), error: "canceled" }); // discarded by the main thread
@@ -488,7 +447,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       step = r.stepName = "onExecution";
       stepStart = Date.now();
       const out = await performStep(msg.errorConfig, logger, () =>
-        bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), { onTrigger: { results: triggerPayload } }),
+        bundle.actions[msg.executionKey].perform(context(step, msg.executionKey), { onTrigger: { results } }),
       );
       mergeState(state, out);
       // What can still fail does so before the step is recorded, so that it is recorded once, as failed.

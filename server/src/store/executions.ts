@@ -9,6 +9,7 @@ import {
   Severity,
   StepName,
 } from "../../../protocol/executions";
+import { PayloadContext, payloadContext, payloadResult } from "../runtime/triggerPayload";
 import { AppendFile, cutTornTail } from "./appendFile";
 import { eachWindow } from "./lines";
 import { indexRecords } from "./logIndex";
@@ -44,6 +45,12 @@ export interface StepRecord extends BlobRef {
   startedAt: number;
   endedAt: number;
   hasError: boolean;
+  /**
+   * Set for an onTrigger result that is the payload as received, which is made again from the
+   * request and this context (triggerPayload.ts) rather than stored; null when the journal lost
+   * the context. Offset and length are then 0.
+   */
+  payload?: PayloadContext | null;
 }
 
 const stepRecord = (stepName: StepName, from: number, to: number, hasError: boolean, offset: number, length: number): StepRecord => ({
@@ -54,6 +61,9 @@ const stepRecord = (stepName: StepName, from: number, to: number, hasError: bool
   offset,
   length,
 });
+
+/** `triggerLength` of an onTrigger result that is the payload as received (`StepRecord.payload`). */
+const PAYLOAD = -2;
 
 /**
  * What an execution ran: flow config, flow, instance, customer, integration. Many executions
@@ -89,7 +99,9 @@ export class ExecutionRecord {
   private triggerFrom = 0;
   private triggerTo = 0;
   private triggerOffset = 0;
+  /** -1: not run; PAYLOAD: the payload as received, with this context. */
   private triggerLength = -1;
+  private triggerPayload: PayloadContext | null = null;
   private executionFrom = 0;
   private executionTo = 0;
   private executionOffset = 0;
@@ -138,13 +150,14 @@ export class ExecutionRecord {
   /** The steps it has run, onTrigger first. */
   get steps(): StepRecord[] {
     const steps: StepRecord[] = [];
-    if (this.triggerLength >= 0) steps.push(stepRecord("onTrigger", this.triggerFrom, this.triggerTo, (this.stepErrors & 1) !== 0, this.triggerOffset, this.triggerLength));
+    if (this.triggerLength === PAYLOAD) steps.push({ ...stepRecord("onTrigger", this.triggerFrom, this.triggerTo, false, 0, 0), payload: this.triggerPayload });
+    else if (this.triggerLength >= 0) steps.push(stepRecord("onTrigger", this.triggerFrom, this.triggerTo, (this.stepErrors & 1) !== 0, this.triggerOffset, this.triggerLength));
     if (this.executionLength >= 0) steps.push(stepRecord("onExecution", this.executionFrom, this.executionTo, (this.stepErrors & 2) !== 0, this.executionOffset, this.executionLength));
     return steps;
   }
 
   get stepCount(): number {
-    return (this.triggerLength >= 0 ? 1 : 0) + (this.executionLength >= 0 ? 1 : 0);
+    return (this.triggerLength !== -1 ? 1 : 0) + (this.executionLength >= 0 ? 1 : 0);
   }
 
   /** The trigger request it was invoked with (`encodeRequest` in messages.ts). */
@@ -165,7 +178,8 @@ export class ExecutionRecord {
     this.logsLength = ref ? small(ref.length) : -1;
   }
 
-  apply(entry: Change): void {
+  /** `payload`: the context a step entry that names one refers to. */
+  apply(entry: Change, payload: PayloadContext | null = null): void {
     switch (entry.e) {
       case "started":
         this.status = "PENDING";
@@ -173,7 +187,12 @@ export class ExecutionRecord {
         this.versionNumber = entry.versionNumber;
         break;
       case "step":
-        if (entry.stepName === "onTrigger") {
+        if ("context" in entry) {
+          this.triggerFrom = sinceStart(entry.startedAt);
+          this.triggerTo = sinceStart(entry.endedAt);
+          this.triggerLength = PAYLOAD;
+          this.triggerPayload = payload;
+        } else if (entry.stepName === "onTrigger") {
           this.triggerFrom = sinceStart(entry.startedAt);
           this.triggerTo = sinceStart(entry.endedAt);
           this.triggerOffset = small(entry.offset);
@@ -230,6 +249,10 @@ type JournalEntry =
   | { e: "accepted"; id: string; scope: string; invokeType: InvokeType; startedAt: number; request: BlobRef | null; links?: ExecutionLinks }
   | { e: "started"; id: string; at: number; versionNumber: number }
   | { e: "step"; id: string; stepName: StepName; startedAt: number; endedAt: number; hasError: boolean; offset: number; length: number }
+  /** An onTrigger result that is the payload as received: made from the request and the named context. */
+  | { e: "step"; id: string; stepName: "onTrigger"; startedAt: number; endedAt: number; hasError: false; context: string }
+  /** What the payloads of a context (the runtime's context key) hold besides the request; written before the first step that names it. */
+  | { e: "context"; key: string; context: PayloadContext }
   | { e: "ended"; id: string; at: number; status: ExecutionStatus; resultType: ExecutionResultType; error: string | null; logs: BlobRef | null }
   /** Log lines written after the end (about retries) widen the stretch. */
   | { e: "logs"; id: string; logs: BlobRef };
@@ -249,6 +272,7 @@ export function journalLine(entry: JournalEntry): string {
     case "started":
       return `{"e":"started","id":${q(entry.id)},"at":${entry.at},"versionNumber":${entry.versionNumber}}\n`;
     case "step":
+      if ("context" in entry) return `{"e":"step","id":${q(entry.id)},"stepName":"onTrigger","startedAt":${entry.startedAt},"endedAt":${entry.endedAt},"hasError":false,"context":${q(entry.context)}}\n`;
       return `{"e":"step","id":${q(entry.id)},"stepName":${q(entry.stepName)},"startedAt":${entry.startedAt},"endedAt":${entry.endedAt},"hasError":${entry.hasError},"offset":${entry.offset},"length":${entry.length}}\n`;
     case "ended":
       return `{"e":"ended","id":${q(entry.id)},"at":${entry.at},"status":${q(entry.status)},"resultType":${q(entry.resultType)},"error":${q(entry.error)},"logs":${blobRef(entry.logs)}}\n`;
@@ -259,7 +283,7 @@ export function journalLine(entry: JournalEntry): string {
 const blobRef = (ref: BlobRef | null) => (ref ? `{"offset":${ref.offset},"length":${ref.length}}` : "null");
 
 /** The entries that change an execution already in the index. */
-type Change = Exclude<JournalEntry, { e: "scope" } | { e: "accepted" }>;
+type Change = Exclude<JournalEntry, { e: "scope" } | { e: "accepted" } | { e: "context" }>;
 
 interface Day {
   journal: AppendFile;
@@ -269,6 +293,8 @@ interface Day {
   logIndex: AppendFile;
   /** The scope each flow config has in this day's journal, as last written. */
   scopes: Map<string, ExecutionScope>;
+  /** Contexts written in this day's journal by this process (a key's context never changes within one). */
+  contexts: Set<string>;
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
@@ -322,6 +348,7 @@ export class ExecutionStore {
     for (const [day, size] of sizes) {
       if (size === 0) continue; // no journal (a day folder left half made or half deleted), or an empty one
       const scopes = new Map<string, ExecutionScope>();
+      const contexts = new Map<string, PayloadContext>();
       let unscoped = 0;
       const read = eachWindow(path.join(this.root, day, "journal.ndjson"), 0, size, false, (buf, from, to) => {
         for (const line of buf.toString("utf8", from, to).split("\n")) {
@@ -345,8 +372,10 @@ export class ExecutionStore {
             this.executions.set(x.id, x);
             this.link(x);
             loaded.push(x);
+          } else if (entry.e === "context") {
+            contexts.set(entry.key, entry.context);
           } else {
-            this.executions.get(entry.id)?.apply(entry);
+            this.executions.get(entry.id)?.apply(entry, "context" in entry ? (contexts.get(entry.context) ?? null) : null);
           }
         }
         return true;
@@ -377,15 +406,16 @@ export class ExecutionStore {
         logs: new AppendFile(path.join(dir, "logs.ndjson")),
         logIndex: new AppendFile(path.join(dir, "logs.idx")),
         scopes: new Map(),
+        contexts: new Set(),
       };
       this.days.set(name, day);
     }
     return day;
   }
 
-  private write(x: ExecutionRecord, entry: Change): void {
+  private write(x: ExecutionRecord, entry: Change, payload: PayloadContext | null = null): void {
     this.day(x.day).journal.appendText(journalLine(entry));
-    x.apply(entry);
+    x.apply(entry, payload);
     this.changes.emit("change", x, entry.e === "logs");
   }
 
@@ -460,6 +490,18 @@ export class ExecutionStore {
     this.write(x, { e: "step", id, stepName, startedAt, endedAt, hasError, offset, length: result.byteLength });
   }
 
+  /** An onTrigger result that is the payload as received: its context is journaled, once a day, instead of the result. */
+  payloadStep(id: string, contextKey: string, context: PayloadContext, startedAt: number, endedAt: number): void {
+    const x = this.executions.get(id);
+    if (!x) return;
+    const day = this.day(x.day);
+    if (!day.contexts.has(contextKey)) {
+      day.contexts.add(contextKey);
+      day.journal.appendText(journalLine({ e: "context", key: contextKey, context: payloadContext(context) }));
+    }
+    this.write(x, { e: "step", id, stepName: "onTrigger", startedAt, endedAt, hasError: false, context: contextKey }, context);
+  }
+
   ended(id: string, status: ExecutionStatus, resultType: ExecutionResultType, error: string | null, at = Date.now()): void {
     const x = this.executions.get(id);
     if (x && x.endedAt === null) this.write(x, { e: "ended", id, at, status, resultType, error, logs: x.logs });
@@ -521,6 +563,19 @@ export class ExecutionStore {
       }
     } catch {
       return null;
+    }
+  }
+
+  /** A step's result (MessagePack), or null when it is gone (see readBlob). */
+  async readStepResult(x: ExecutionRecord, step: StepRecord): Promise<Buffer | null> {
+    if (step.payload === undefined) return this.readBlob(x, step);
+    const request = step.payload && x.request ? await this.readBlob(x, x.request) : null;
+    if (!request || !step.payload) return null;
+    try {
+      const bytes = payloadResult(request, step.payload, x.id, x.startedAt);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch {
+      return null; // a damaged request
     }
   }
 
