@@ -1,8 +1,10 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { encode } from "@msgpack/msgpack";
+import { decode, encode } from "@msgpack/msgpack";
 import { STOPPED_BEFORE_FINISH } from "../../protocol/executions";
+import { encodeRequest } from "../../server/src/runtime/messages";
+import { payloadResult } from "../../server/src/runtime/triggerPayload";
 import { AppendFile } from "../../server/src/store/appendFile";
 import { LogSearch } from "../../server/src/store/logs";
 import { ExecutionStore, journalLine } from "../../server/src/store/executions";
@@ -172,6 +174,40 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     assert.ok((await reopened.readBlob(x, x.steps[1]))!.includes(Buffer.from("ok")));
     assert.deepEqual((await new LogSearch(reopened).ofExecution(x)).map((l) => l.message), ["hello"]);
     await reopened.close();
+  });
+
+  it("makes an onTrigger result that is the payload as received from the request and the context it names, and none when its context line is lost", async () => {
+    const dir = tmpDir("store-payload");
+    const t = Date.UTC(2026, 10, 22, 9);
+    const request = encodeRequest({ method: "POST", headers: { "Content-Type": "application/json" }, queryParameters: { q: "1" }, body: Buffer.from('{"a":1}'), contentType: "application/json", pathFragment: "p", invokeUrl: "http://127.0.0.1:1/trigger/x/p?q=1" });
+    const context = { webhookUrls: { Flow: "http://127.0.0.1:1/trigger/x" }, webhookApiKeys: { Flow: [] }, customer: { id: "c", externalId: null, name: "C" }, instance: { id: "in", name: "I" }, user: { id: "u", email: "u@h", name: "u", externalId: "u" }, integration: { id: "i", name: "N", versionSequenceId: "i", externalVersion: "3" }, flow: { id: "f", name: "Flow", stableId: "flow" } };
+    const store = new ExecutionStore(dir);
+    await store.open();
+    for (const id of ["a", "b"]) {
+      await accept(store, id, t, request);
+      store.payloadStep(id, "fc:3:0", { ...context, configVars: { secret: "x" } } as typeof context, t + 1, t + 2);
+    }
+    await store.close();
+    const expected = Buffer.from(payloadResult(request, context, "a", t));
+    assert.equal((decode(expected) as any).contentType, "application/json");
+
+    const journal = path.join(dir, "executions", "2026-11-22", "journal.ndjson");
+    const lines = fs.readFileSync(journal, "utf8").split("\n");
+    assert.deepEqual(JSON.parse(lines.find((l) => l.startsWith('{"e":"context"'))!), { e: "context", key: "fc:3:0", context }, "once, and only what payloads hold");
+    const reopened = new ExecutionStore(dir);
+    await reopened.open();
+    const x = reopened.executions.get("a")!;
+    assert.deepEqual(x.steps.map((st) => [st.stepName, st.startedAt, st.endedAt, st.hasError]), [["onTrigger", t + 1, t + 2, false]]);
+    assert.deepEqual(await reopened.readStepResult(x, x.steps[0]), expected);
+    await reopened.close();
+
+    fs.writeFileSync(journal, lines.filter((l) => !l.startsWith('{"e":"context"')).join("\n"));
+    const damaged = new ExecutionStore(dir);
+    await damaged.open();
+    const y = damaged.executions.get("b")!;
+    assert.equal(y.steps[0].payload, null);
+    assert.equal(await damaged.readStepResult(y, y.steps[0]), null, "no result rather than a wrong one");
+    await damaged.close();
   });
 
   it("after a crash: cuts torn tails, ends running executions in ERROR, and hands back queued ones in arrival order", async () => {
