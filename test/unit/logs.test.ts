@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { SEVERITIES, Severity } from "../../protocol/executions";
 import { ExecutionStore, LogRecord } from "../../server/src/store/executions";
+import { readIndex } from "../../server/src/store/logIndex";
 import { LogFilter, LogSearch } from "../../server/src/store/logs";
 import { LogScans } from "../../server/src/store/scans";
 import { ROOT, tmpDir } from "../helpers";
@@ -132,6 +133,9 @@ describe("log search (store/logs.ts) and the log index", function () {
     assert.deepEqual(await tally(), expected);
     assert.deepEqual(await tally(withText), expectedWithText);
     const day = path.join((store as any).root, store.listDays()[0], "logs.idx");
+    const logFile = (await store.logFile(store.listDays()[0]))!;
+    const index = await readIndex(day, logFile.size);
+    assert.equal(index?.length, 2 * fs.readFileSync(logFile.file, "utf8").split("\n").length - 2, "the index written with the lines matches them: the tallies above came from it");
     fs.truncateSync(day, fs.statSync(day).size - 16); // as after a crash between the two writes
     assert.deepEqual(await tally(), expected);
     assert.deepEqual(await tally(withText), expectedWithText);

@@ -531,7 +531,7 @@ export class ExecutionStore {
     if (id !== null && !x) return;
     const day = this.day(x ? x.day : this.dayOf(Date.now()));
     const offset = day.logs.appendText(lines);
-    day.logIndex.append(new Uint8Array(indexRecords(lines, offset).buffer));
+    day.logIndex.append(indexRecords(lines, offset));
     if (!x) return;
     const logs = { offset: x.logs?.offset ?? offset, length: day.logs.size - (x.logs?.offset ?? offset) };
     if (x.endedAt !== null) return this.write(x, { e: "logs", id: x.id, logs });

@@ -10,10 +10,15 @@ import { SEVERITIES, Severity } from "../../../protocol/executions";
  */
 export const RECORD_BYTES = 16;
 
-/** Index records for NDJSON lines appended at `offset` (each line starts `{"at":<ms>,"severity":"<S>"`). */
-export function indexRecords(lines: string, offset: number): Float64Array {
+/**
+ * The index records, as stored, of NDJSON lines appended at `offset` (each line starts
+ * `{"at":<ms>,"severity":"<S>"`). Written into a slice of Node's buffer pool: a typed array of
+ * its own would be one more allocation outside the heap for every execution's lines.
+ */
+export function indexRecords(lines: string, offset: number): Buffer {
   const count = countLines(lines);
-  const records = new Float64Array(count * 2);
+  const bytes = Buffer.allocUnsafe(count * RECORD_BYTES); // pool slices are 8-byte aligned
+  const records = new Float64Array(bytes.buffer, bytes.byteOffset, count * 2);
   const ascii = Buffer.byteLength(lines) === lines.length; // then string indexes are byte offsets
   let end = offset;
   let lineStart = 0;
@@ -25,7 +30,7 @@ export function indexRecords(lines: string, offset: number): Float64Array {
     records[2 * n + 1] = end;
     lineStart = lineEnd + 1;
   }
-  return records;
+  return bytes;
 }
 
 /**
