@@ -37,6 +37,15 @@ describe("execution store (ARCHITECTURE.md, Storage)", () => {
     await text.flushed();
     assert.equal(fs.readFileSync(text.path, "utf8"), "é1\n2\n");
     await text.close();
+    // Pieces of one buffer (a worker's step results of a tick), adjacent or not, with text between.
+    const shared = Buffer.from("0123456789");
+    const pieces = new AppendFile(path.join(path.dirname(file), "p.bin"));
+    assert.deepEqual(
+      [pieces.append(shared.subarray(0, 3)), pieces.append(shared.subarray(3, 5)), pieces.appendText("|"), pieces.append(shared.subarray(5, 7)), pieces.append(shared.subarray(8)), pieces.append(new Uint8Array(shared.buffer, shared.byteOffset + 7, 1))],
+      [0, 3, 5, 6, 8, 10],
+    );
+    await pieces.close();
+    assert.equal(fs.readFileSync(pieces.path, "utf8"), "01234|56897");
   });
 
   it("AppendFile: a write that fails (a full disk) loses nothing: what was not written goes out later, in order, and every offset stays true", async () => {

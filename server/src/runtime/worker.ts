@@ -137,6 +137,20 @@ function flush(): void {
   logsPending.clear();
   for (const m of outbox) messages.push(m);
   if (messages.length === 0) return;
+  // The tick's step results travel in one buffer, which the main thread appends to the blob file
+  // as one piece: a buffer each cost it an allocation, a transfer and a write vector apiece.
+  let size = 0;
+  for (const m of messages) if (m.t === "step" && m.result) size += m.result.byteLength;
+  if (size) {
+    const all = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const m of messages) {
+      if (m.t !== "step" || !m.result) continue;
+      all.set(m.result, at);
+      m.result = all.subarray(at, (at += m.result.byteLength));
+    }
+    transfer.push(all.buffer);
+  }
   const buffers = transfer;
   outbox = [];
   transfer = [];
@@ -438,7 +452,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       // Without a trigger of the flow's own the result is the payload as received, which the store
       // makes again from the request it keeps (triggerPayload.ts).
       const result = msg.triggerKey ? encodeResult(storable(results), undefined) : null;
-      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse }, result ? [result] : []);
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: Date.now(), hasError: false, response: triggerResponse });
 
       if (canceled.delete(msg.id)) {
         post({ t: "ended", id: msg.id, at: Date.now(), error: "canceled" }); // discarded by the main thread
@@ -456,7 +470,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       const response = msg.synchronous ? toResponse(out, 200, null, logger) : undefined;
       // The last line and the end share one time: no line of an execution is later than its endedAt.
       const ended = Date.now();
-      post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false }, [executionResult]);
+      post({ t: "step", id: msg.id, stepName: step, result: executionResult, startedAt: stepStart, endedAt: ended, hasError: false });
       log(r, "INFO", [`Ending Instance Execution (SUCCESS, ${ended - began} ms)`], ended);
       post({ t: "ended", id: msg.id, at: ended, error: null, response, state: changed }, response ? [response.body] : []);
     } catch (err) {
@@ -465,7 +479,7 @@ async function run(msg: Extract<ToWorker, { t: "run" }>, bundle: Bundle, base: L
       logger.error(describeError(err));
       const result = encodeResult({ error: message, stack: errorStack(err) }, undefined);
       const ended = Date.now();
-      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true }, [result]);
+      post({ t: "step", id: msg.id, stepName: step, result, startedAt: stepStart, endedAt: ended, hasError: true });
       log(r, "INFO", [`Ending Instance Execution (ERROR, ${ended - began} ms)`], ended);
       post({ t: "ended", id: msg.id, at: ended, error: message });
     }

@@ -41,10 +41,13 @@ export class AppendFile {
   /** Appends and returns the offset the bytes will have in the file. */
   append(bytes: Buffer | Uint8Array): number {
     const offset = this.size;
-    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.size += buf.length;
+    this.size += bytes.byteLength;
     this.takeText();
-    this.batch.push(buf);
+    // Pieces that follow each other in one buffer (a worker's step results of one tick) are written as one.
+    const last = this.batch.at(-1);
+    const joined = last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset;
+    if (joined) this.batch[this.batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + bytes.byteLength);
+    else this.batch.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     this.schedule();
     return offset;
   }
