@@ -43,7 +43,8 @@ export class AppendFile {
     const offset = this.size;
     this.size += bytes.byteLength;
     this.takeText();
-    // Pieces that follow each other in one buffer (a worker's step results of one tick) are written as one.
+    // Pieces that follow each other in one buffer (a worker's step results of one tick, requests in
+    // their slab) are written as one.
     const last = this.batch.at(-1);
     const joined = last && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset;
     if (joined) this.batch[this.batch.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + bytes.byteLength);
