@@ -1,6 +1,6 @@
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WORKER_YOUNG_GENERATION_MB, setWorkerHeapFlags } from "./workerHeap";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, FromWorker, ToWorker, gatherBytes } from "./messages";
 
 /**
  * Executions a worker may be sent that have not reported their start; the others wait in the
@@ -86,20 +86,12 @@ export class PoolWorker {
     const transfer = this.transfer;
     this.outbox = [];
     this.transfer = [];
-    // The tick's requests travel in one buffer of their own, moved rather than copied: each is a
-    // view into a slab (encodeRequest), which the structured clone would copy whole.
-    let size = 0;
-    for (const m of messages) if (m.t === "run") size += m.request.byteLength;
-    if (size) {
-      const all = Buffer.allocUnsafeSlow(size);
-      let at = 0;
-      for (const m of messages) {
-        if (m.t !== "run") continue;
-        all.set(m.request, at);
-        m.request = all.subarray(at, (at += m.request.byteLength));
-      }
-      transfer.push(all.buffer);
-    }
+    // The tick's requests travel in one buffer, moved rather than cloned: each is a view into a
+    // slab (encodeRequest), which the structured clone would copy whole.
+    const requests = gatherBytes(messages, (m) => (m.t === "run" ? m.request : null), (m, copy) => {
+      if (m.t === "run") m.request = copy;
+    });
+    if (requests) transfer.push(requests);
     this.port.postMessage(messages, transfer);
   }
 }

@@ -16,7 +16,7 @@ import { runWithCodeCache } from "../codeCache";
 import { escapeRegExp } from "../escapeRegExp";
 import { encodeResult } from "./stepResult";
 import { storable, triggerPayload } from "./triggerPayload";
-import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, contextVersion, decodeRequest, isHeaderValue } from "./messages";
+import { ACTIVITY_BUSY, ACTIVITY_SLOT, ACTIVITY_TICKS, ContextBase, FlowResponse, FromWorker, HookName, PersistedState, ToWorker, contextVersion, decodeRequest, gatherBytes, isHeaderValue } from "./messages";
 
 // A bundle's source map is the file beside it (`<bundle>.map`). Node's own source-map support
 // would parse it at every load (tens of MB per worker for a spectral bundle); stacks are mapped
@@ -139,18 +139,10 @@ function flush(): void {
   if (messages.length === 0) return;
   // The tick's step results travel in one buffer, which the main thread appends to the blob file
   // as one piece: a buffer each cost it an allocation, a transfer and a write vector apiece.
-  let size = 0;
-  for (const m of messages) if (m.t === "step" && m.result) size += m.result.byteLength;
-  if (size) {
-    const all = Buffer.allocUnsafeSlow(size);
-    let at = 0;
-    for (const m of messages) {
-      if (m.t !== "step" || !m.result) continue;
-      all.set(m.result, at);
-      m.result = all.subarray(at, (at += m.result.byteLength));
-    }
-    transfer.push(all.buffer);
-  }
+  const results = gatherBytes(messages, (m) => (m.t === "step" ? m.result : null), (m, copy) => {
+    if (m.t === "step") m.result = copy;
+  });
+  if (results) transfer.push(results);
   const buffers = transfer;
   outbox = [];
   transfer = [];
